@@ -1,0 +1,122 @@
+#pragma once
+// A connection's outgoing bytes that the socket has not taken yet.
+//
+// Sans-I/O: the connection gathers buffers from it, writes them, and reports
+// how many bytes went out. Two kinds of segments keep ordering while avoiding
+// copies: bytes the connection owns (small sends are coalesced into one), and
+// references to immutable shared frames (a broadcast encodes once and every
+// recipient queues a reference). An empty queue holds no heap memory, so an
+// idle connection costs nothing here.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <asio/buffer.hpp>
+
+namespace wsx::detail {
+
+using shared_bytes = std::shared_ptr<const std::string>;
+
+class out_queue {
+public:
+    bool empty() const noexcept { return size_ == 0; }
+    // Bytes queued and not yet written.
+    std::size_t size() const noexcept { return size_; }
+
+    // Appends owned bytes: `write(std::string&)` appends to a string that is
+    // not being written, and the queue accounts for what it added.
+    template <class Write>
+    void append_with(Write&& write) {
+        std::string& tail = writable_tail();
+        const std::size_t before = tail.size();
+        write(tail);
+        size_ += tail.size() - before;
+    }
+    void append(std::string_view bytes) {
+        append_with([bytes](std::string& s) { s.append(bytes); });
+    }
+    void append(std::string&& bytes) {
+        if (bytes.empty()) return;
+        size_ += bytes.size();
+        segments_.push_back(segment{nullptr, std::make_unique<std::string>(std::move(bytes))});
+    }
+    void append(shared_bytes frame) {
+        if (!frame || frame->empty()) return;
+        size_ += frame->size();
+        segments_.push_back(segment{std::move(frame), nullptr});
+    }
+
+    // Fills `out` with up to `max_buffers` buffers of pending bytes and locks
+    // their segments until consume(): appends go to new segments meanwhile, so
+    // the buffers stay valid across an asynchronous write.
+    void gather(std::vector<asio::const_buffer>& out, std::size_t max_buffers) {
+        out.clear();
+        std::size_t i = head_;
+        for (; i < segments_.size() && out.size() < max_buffers; ++i) {
+            std::string_view v = segments_[i].view();
+            if (i == head_) v.remove_prefix(offset_);
+            out.emplace_back(v.data(), v.size());
+        }
+        locked_ = i;
+    }
+
+    // `n` bytes from the front were written.
+    void consume(std::size_t n) noexcept {
+        size_ -= n;
+        while (n > 0) {
+            const std::size_t left = segments_[head_].view().size() - offset_;
+            if (n < left) {
+                offset_ += n;
+                break;
+            }
+            n -= left;
+            segments_[head_] = segment{};
+            ++head_;
+            offset_ = 0;
+        }
+        locked_ = head_;
+        if (size_ == 0) clear();
+        else if (head_ > 32 && head_ * 2 > segments_.size()) compact();
+    }
+
+    // Drops everything and releases the memory.
+    void clear() noexcept {
+        std::vector<segment>{}.swap(segments_);
+        head_ = offset_ = locked_ = size_ = 0;
+    }
+
+private:
+    // Owned bytes live behind a pointer: the vector may grow while a write is
+    // in flight, and moving a short std::string would move its inline bytes
+    // out from under the buffers handed to the socket.
+    struct segment {
+        shared_bytes shared;
+        std::unique_ptr<std::string> owned;
+        std::string_view view() const noexcept {
+            return shared ? std::string_view{*shared} : std::string_view{*owned};
+        }
+    };
+
+    std::string& writable_tail() {
+        if (segments_.size() == head_ || segments_.size() <= locked_ || segments_.back().shared)
+            segments_.push_back(segment{nullptr, std::make_unique<std::string>()});
+        return *segments_.back().owned;
+    }
+
+    void compact() {
+        segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(head_));
+        locked_ -= head_;
+        head_ = 0;
+    }
+
+    std::vector<segment> segments_;
+    std::size_t head_ = 0;    // first unwritten segment
+    std::size_t offset_ = 0;  // bytes of segments_[head_] already written
+    std::size_t locked_ = 0;  // segments [head_, locked_) are being written
+    std::size_t size_ = 0;
+};
+
+} // namespace wsx::detail

@@ -1,0 +1,169 @@
+#pragma once
+// One I/O thread's shared state. Every connection is pinned to one worker, so
+// what lives here is used by one thread at a time and needs no lock:
+//  - the read buffer all its connections read into (an idle connection keeps
+//    no read buffer of its own);
+//  - the cork buffer where the frames produced while handling one read are
+//    gathered before one write;
+//  - one sweep timer that checks every connection's deadlines (handshake, idle,
+//    ping, close) instead of one timer object per connection.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+
+namespace wsx::detail {
+
+class worker;
+
+// A member of a worker's sweep list: connections and HTTP sessions.
+class timed_node {
+public:
+    timed_node() = default;
+    timed_node(const timed_node&) = delete;
+    timed_node& operator=(const timed_node&) = delete;
+
+    // Called on the worker's thread once per sweep with the current tick.
+    // Must not destroy the node synchronously (completions are always posted).
+    virtual void on_tick(std::uint32_t now) = 0;
+    // The server is stopping: close gracefully (force == false) or now.
+    virtual void on_stop(bool force) = 0;
+
+    // The worker this node is pinned to; nullptr once that worker is gone.
+    worker* owner() const noexcept { return owner_; }
+
+protected:
+    inline ~timed_node();
+
+private:
+    friend class worker;
+    worker* owner_ = nullptr;
+    timed_node* prev_ = nullptr;
+    timed_node* next_ = nullptr;
+};
+
+class worker {
+public:
+    // 64 KiB: one read takes what a busy socket has queued (Linux's default
+    // receive window is of that order) without being a burden per thread.
+    static constexpr std::size_t read_buffer_size = 64 * 1024;
+
+    worker(asio::io_context& context, std::chrono::milliseconds resolution)
+        : context_(context), timer_(context),
+          resolution_(resolution.count() > 0 ? resolution : std::chrono::milliseconds(1)) {}
+    worker(const worker&) = delete;
+    worker& operator=(const worker&) = delete;
+    // Handlers still queued in the io_context may outlive the worker (a
+    // user-owned io_context, or the destruction order of an owned one): close
+    // every node now and detach it, so it never touches a dead worker.
+    ~worker() {
+        for_each([](timed_node& n) {
+            n.owner_ = nullptr;
+            n.prev_ = n.next_ = nullptr;
+            n.on_stop(true);
+        });
+        head_ = nullptr;
+    }
+
+    asio::io_context& context() noexcept { return context_; }
+    bool running_in_this_thread() const noexcept {
+        return context_.get_executor().running_in_this_thread();
+    }
+
+    std::span<std::uint8_t> read_buffer() {
+        if (!read_buffer_) read_buffer_ = std::make_unique<std::uint8_t[]>(read_buffer_size);
+        return {read_buffer_.get(), read_buffer_size};
+    }
+
+    // The cork buffer and the node that is writing into it (nullptr when free).
+    std::string& cork_buffer() noexcept { return cork_; }
+    const void* cork_owner = nullptr;
+
+    std::uint32_t now() const noexcept { return tick_; }
+    // A duration in sweep ticks, rounded up so a deadline never fires early;
+    // zero stays zero (disabled).
+    std::uint32_t ticks(std::chrono::milliseconds d) const noexcept {
+        if (d.count() <= 0) return 0;
+        return static_cast<std::uint32_t>((d.count() + resolution_.count() - 1) /
+                                          resolution_.count()) + 1;
+    }
+
+    void link(timed_node* node) noexcept {
+        node->owner_ = this;
+        node->prev_ = nullptr;
+        node->next_ = head_;
+        if (head_) head_->prev_ = node;
+        head_ = node;
+        ++size_;
+        if (!sweeping_) start_sweep();
+    }
+    void unlink(timed_node* node) noexcept {
+        if (node->prev_) node->prev_->next_ = node->next_;
+        else if (head_ == node) head_ = node->next_;
+        else return;  // not linked
+        if (node->next_) node->next_->prev_ = node->prev_;
+        node->prev_ = node->next_ = nullptr;
+        node->owner_ = nullptr;
+        --size_;
+    }
+    std::size_t size() const noexcept { return size_; }
+
+    // Server stop: ask every node to close gracefully; the sweep forces the
+    // ones still there after `grace`. The worker's io_context runs out of work
+    // once the last node is gone.
+    void stop(std::chrono::milliseconds grace) {
+        stopping_ = true;
+        stop_deadline_ = tick_ + ticks(grace);
+        for_each([](timed_node& n) { n.on_stop(false); });
+    }
+
+    template <class F>
+    void for_each(F&& f) {
+        for (timed_node* n = head_; n;) {
+            timed_node* next = n->next_;
+            f(*n);
+            n = next;
+        }
+    }
+
+private:
+    void start_sweep() {
+        sweeping_ = true;
+        timer_.expires_after(resolution_);
+        timer_.async_wait([this](std::error_code ec) {
+            if (ec) {
+                sweeping_ = false;
+                return;
+            }
+            ++tick_;
+            for_each([this](timed_node& n) { n.on_tick(tick_); });
+            if (stopping_ && static_cast<std::int32_t>(tick_ - stop_deadline_) >= 0)
+                for_each([](timed_node& n) { n.on_stop(true); });
+            // An empty worker lets its io_context run out of work and return.
+            if (head_) start_sweep();
+            else sweeping_ = false;
+        });
+    }
+
+    timed_node* head_ = nullptr;
+    std::size_t size_ = 0;
+    asio::io_context& context_;
+    asio::steady_timer timer_;
+    std::chrono::milliseconds resolution_;
+    std::uint32_t tick_ = 0;
+    std::uint32_t stop_deadline_ = 0;
+    bool sweeping_ = false;
+    bool stopping_ = false;
+    std::unique_ptr<std::uint8_t[]> read_buffer_;
+    std::string cork_;
+};
+
+inline timed_node::~timed_node() {
+    if (owner_) owner_->unlink(this);
+}
+
+} // namespace wsx::detail

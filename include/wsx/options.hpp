@@ -1,0 +1,65 @@
+#pragma once
+// Limits and timeouts. Every field has a safe default; change what you need
+// with designated initializers: wsx::server srv({.port = 9001, .threads = 2}).
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <wsx/http/parser.hpp>
+
+namespace wsx {
+
+using namespace std::chrono_literals;
+
+// What happens when a peer does not read fast enough and a send would take the
+// connection's outgoing queue past max_buffered_bytes.
+enum class backpressure_policy : std::uint8_t {
+    // Close with 1008 (policy violation). The default: a client that silently
+    // misses messages is worse for most feeds than one that reconnects and
+    // resynchronises, and memory stays bounded either way.
+    close,
+    // Drop the message (send returns false, the drop is counted).
+    drop,
+};
+
+// Per-connection WebSocket limits. The defaults bound the memory one client can
+// make the server hold to about max_message_size + max_buffered_bytes.
+struct connection_options {
+    // Largest incoming message (all fragments together; after decompression).
+    // 16 MiB like Boost.Beast: large enough for bulk payloads, small enough that
+    // a handful of hostile clients cannot exhaust memory. Over it: close 1009.
+    std::uint64_t max_message_size = 16u << 20;
+    // Outgoing bytes queued but not yet accepted by the socket. A single message
+    // larger than this is still accepted into an empty queue.
+    std::size_t max_buffered_bytes = 16u << 20;
+    backpressure_policy on_backpressure = backpressure_policy::close;
+    // Nothing received for this long: ping at half of it, close at all of it
+    // (1001). Two minutes, as uWebSockets; survives NATs that forget idle flows
+    // after a few minutes. Zero disables.
+    std::chrono::milliseconds idle_timeout = 120s;
+    // After a close frame is sent: how long to wait for the peer's close and TCP
+    // close before dropping the socket. Five seconds covers slow mobile links.
+    std::chrono::milliseconds close_timeout = 5s;
+};
+
+struct server_options {
+    std::string host = "0.0.0.0";
+    std::uint16_t port = 9001;  // 0 picks a free port: see basic_server::port()
+    unsigned threads = 1;       // default for run() and start()
+    int listen_backlog = 1024;
+    // Time from accept to a complete upgrade request (or, on keep-alive HTTP
+    // connections, to each complete request). Ten seconds: ample for a real
+    // client, short enough that slow-loris clients cannot pile up.
+    std::chrono::milliseconds handshake_timeout = 10s;
+    // stop(): how long connections get to finish their closing handshake.
+    std::chrono::milliseconds stop_timeout = 5s;
+    // How often each thread sweeps its connections for expired deadlines: the
+    // granularity of every timeout above. One sweep per thread, not one timer
+    // object per connection, keeps idle connections cheap.
+    std::chrono::milliseconds timer_resolution = 250ms;
+    http::parser_limits http_limits{};
+    connection_options websocket{};
+};
+
+} // namespace wsx

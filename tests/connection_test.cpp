@@ -1,0 +1,486 @@
+#include <wsx/connection.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catch.hpp"
+#include "memory_transport.hpp"
+
+#include <wsx/protocol/message_assembler.hpp>
+
+using namespace std::chrono_literals;
+using wsx::close_code;
+using wsx::opcode;
+using wsx::role;
+using wsx::protocol::event_type;
+using wsx::test::memory_transport;
+
+namespace {
+
+// One frame as a client (masked) or a server (unmasked) would send it.
+std::string frame(opcode op, std::string_view payload, bool fin = true, bool masked = true) {
+    std::string out;
+    const wsx::protocol::mask_key key{0x12, 0x34, 0x56, 0x78};
+    wsx::protocol::append_frame(out, op, payload, fin, masked ? &key : nullptr);
+    return out;
+}
+
+std::string close_frame(close_code code, std::string_view reason, bool masked = true) {
+    std::string out;
+    const wsx::protocol::mask_key key{1, 2, 3, 4};
+    wsx::protocol::append_close_frame(out, code, reason, masked ? &key : nullptr);
+    return out;
+}
+
+struct seen_event {
+    event_type type;
+    opcode op;
+    std::string payload;
+    close_code code;
+};
+
+// Parses what the connection wrote, as its peer would.
+std::vector<seen_event> parse(std::string bytes, role peer_role = role::client) {
+    wsx::protocol::message_assembler a({.local_role = peer_role, .max_message_size = 1u << 30});
+    std::vector<seen_event> out;
+    std::span<std::uint8_t> in{reinterpret_cast<std::uint8_t*>(bytes.data()), bytes.size()};
+    while (!in.empty()) {
+        auto r = a.consume(in);
+        in = in.subspan(r.consumed);
+        if (r.ev.type == event_type::need_more) continue;
+        out.push_back({r.ev.type, r.ev.message_type, std::string{r.ev.payload}, r.ev.code});
+        if (r.ev.type == event_type::error) {
+            FAIL("the connection wrote an invalid frame: " << r.ev.what);
+        }
+        if (r.ev.type == event_type::close) break;
+    }
+    return out;
+}
+
+struct fixture {
+    asio::io_context io{1};
+    wsx::detail::worker worker{io, 10ms};
+    std::shared_ptr<memory_transport::pipe> pipe = std::make_shared<memory_transport::pipe>(io);
+    wsx::endpoint ep;
+    wsx::connection_options limits{.idle_timeout = 0ms, .close_timeout = 200ms};
+    std::shared_ptr<wsx::basic_connection<memory_transport>> conn;
+
+    std::vector<std::string> received;
+    int closes = 0;
+    close_code closed_with = close_code::normal;
+    std::string closed_reason;
+
+    fixture() {
+        ep.on_message = [this](wsx::connection& c, wsx::message m) {
+            received.emplace_back(m.text());
+            c.send(m);
+        };
+        ep.on_close = [this](wsx::connection&, close_code code, std::string_view reason) {
+            ++closes;
+            closed_with = code;
+            closed_reason = reason;
+        };
+    }
+
+    void open(role r = role::server, std::string_view preface = {}, std::string early = {}) {
+        conn = wsx::basic_connection<memory_transport>::open(
+            worker, memory_transport::stream(pipe), ep, limits, r, wsx::connection_info{"/", {}, {}, {}, {}},
+            preface, {reinterpret_cast<std::uint8_t*>(early.data()), early.size()});
+    }
+    // Runs everything that is ready now.
+    void poll() {
+        io.restart();
+        io.poll();
+    }
+    void run_for(std::chrono::milliseconds d) {
+        io.restart();
+        io.run_for(d);
+    }
+    std::vector<seen_event> output(role peer = role::client) { return parse(pipe->take_output(), peer); }
+};
+
+} // namespace
+
+TEST_CASE("echoes text and binary, and corks the answers to one read into one write") {
+    fixture f;
+    f.open();
+    f.pipe->feed(frame(opcode::text, "one") + frame(opcode::binary, std::string("\0\1", 2)) +
+                 frame(opcode::text, ""));
+    f.poll();
+    REQUIRE(f.received == std::vector<std::string>{"one", std::string("\0\1", 2), ""});
+    CHECK(f.pipe->write_calls == 1);
+    const auto out = f.output();
+    REQUIRE(out.size() == 3);
+    CHECK(out[0].op == opcode::text);
+    CHECK(out[0].payload == "one");
+    CHECK(out[1].op == opcode::binary);
+    CHECK(out[1].payload == std::string("\0\1", 2));
+    CHECK(out[2].payload.empty());
+    CHECK(f.conn->stats().messages_in == 3);
+    CHECK(f.conn->stats().messages_out == 3);
+    CHECK(f.conn->stats().bytes_in == 5);
+}
+
+TEST_CASE("a message split across many reads is assembled") {
+    fixture f;
+    f.open();
+    const std::string bytes = frame(opcode::text, "hello ", false) + frame(opcode::continuation, "world");
+    for (char c : bytes) {
+        f.pipe->feed(std::string_view{&c, 1});
+        f.poll();
+    }
+    CHECK(f.received == std::vector<std::string>{"hello world"});
+}
+
+TEST_CASE("the preface goes out first, then on_open's sends, then answers to early bytes") {
+    fixture f;
+    f.ep.on_open = [](wsx::connection& c) { c.send("welcome"); };
+    f.open(role::server, "HTTP/1.1 101 Switching Protocols\r\n\r\n", frame(opcode::text, "early"));
+    f.poll();
+    std::string out = f.pipe->take_output();
+    const std::string preface = "HTTP/1.1 101 Switching Protocols\r\n\r\n";
+    REQUIRE(out.starts_with(preface));
+    const auto events = parse(out.substr(preface.size()));
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].payload == "welcome");
+    CHECK(events[1].payload == "early");
+}
+
+TEST_CASE("a ping is answered with a pong carrying the same payload") {
+    fixture f;
+    std::string pinged;
+    f.ep.on_ping = [&](wsx::connection&, std::string_view p) { pinged = p; };
+    f.open();
+    f.pipe->feed(frame(opcode::ping, "abc"));
+    f.poll();
+    const auto out = f.output();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].type == event_type::pong);
+    CHECK(out[0].payload == "abc");
+    CHECK(pinged == "abc");
+}
+
+TEST_CASE("closing handshake started by the peer") {
+    fixture f;
+    f.open();
+    f.pipe->feed(close_frame(close_code{4000}, "bye"));
+    f.poll();
+    const auto out = f.output();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].type == event_type::close);
+    CHECK(out[0].code == close_code{4000});  // echoed (RFC 6455 §5.5.1)
+    CHECK(f.pipe->shut_down);                // the server closes TCP first (§7.1.1)
+    CHECK(f.conn->state() == wsx::connection_state::closing);
+    CHECK_FALSE(f.conn->send("too late"));
+    CHECK(f.closes == 0);
+    f.pipe->close_peer();
+    f.poll();
+    CHECK(f.closes == 1);
+    CHECK(f.closed_with == close_code{4000});
+    CHECK(f.closed_reason == "bye");
+    CHECK(f.pipe->closed);
+    CHECK(f.conn->error() == wsx::error::closed);
+}
+
+TEST_CASE("a close frame without a code is answered without a code") {
+    fixture f;
+    f.open();
+    f.pipe->feed(frame(opcode::close, ""));
+    f.poll();
+    const auto out = f.output();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].code == close_code::no_status);
+    f.pipe->close_peer();
+    f.poll();
+    CHECK(f.closed_with == close_code::no_status);
+}
+
+TEST_CASE("closing handshake started by the server") {
+    fixture f;
+    f.ep.on_message = [](wsx::connection& c, wsx::message) { c.close(close_code::normal, "done"); };
+    f.open();
+    f.pipe->feed(frame(opcode::text, "please close"));
+    f.poll();
+    auto out = f.output();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].code == close_code::normal);
+    CHECK(out[0].payload == "done");
+    CHECK_FALSE(f.pipe->shut_down);  // waits for the peer's close first
+    // Data may still arrive before the peer's close; we send nothing more.
+    f.pipe->feed(frame(opcode::text, "late") + close_frame(close_code::normal, ""));
+    f.poll();
+    CHECK(f.pipe->outbound.empty());
+    CHECK(f.pipe->shut_down);
+    f.pipe->close_peer();
+    f.poll();
+    CHECK(f.closes == 1);
+    CHECK(f.closed_with == close_code::normal);
+}
+
+TEST_CASE("close timeout: a peer that never answers our close is dropped") {
+    fixture f;
+    f.open();
+    f.conn->close(close_code::going_away, "bye");
+    f.run_for(100ms);
+    CHECK(f.conn->state() == wsx::connection_state::closing);
+    f.run_for(300ms);
+    CHECK(f.conn->state() == wsx::connection_state::closed);
+    CHECK(f.pipe->closed);
+    CHECK(f.closed_with == close_code::abnormal);  // the peer sent no close frame
+    CHECK(f.conn->error() == wsx::error::close_timeout);
+}
+
+TEST_CASE("protocol violations fail the connection with the right close code") {
+    struct row {
+        const char* name;
+        std::string bytes;
+        close_code code;
+        wsx::error err;
+    };
+    const std::vector<row> rows = {
+        {"unmasked client frame", frame(opcode::text, "x", true, false), close_code::protocol_error,
+         wsx::error::protocol_violation},
+        {"invalid UTF-8", frame(opcode::text, "\xc3\x28"), close_code::invalid_payload, wsx::error::invalid_utf8},
+        {"message over the limit", frame(opcode::binary, std::string(2000, 'x')), close_code::message_too_big,
+         wsx::error::message_too_big},
+        {"continuation without start", frame(opcode::continuation, "x"), close_code::protocol_error,
+         wsx::error::protocol_violation},
+    };
+    for (const auto& r : rows) {
+        DYNAMIC_SECTION(r.name) {
+            fixture f;
+            f.limits.max_message_size = 1024;
+            f.open();
+            f.pipe->feed(r.bytes);
+            f.poll();
+            const auto out = f.output();
+            REQUIRE(out.size() == 1);
+            CHECK(out[0].type == event_type::close);
+            CHECK(out[0].code == r.code);
+            CHECK(f.received.empty());
+            CHECK(f.pipe->shut_down);  // no waiting for the peer's answer (§7.1.7)
+            f.pipe->close_peer();
+            f.poll();
+            CHECK(f.closes == 1);
+            CHECK(f.closed_with == r.code);
+            CHECK(f.conn->error() == r.err);
+        }
+    }
+}
+
+TEST_CASE("the peer vanishing without a close frame reports 1006") {
+    fixture f;
+    f.open();
+    f.pipe->close_peer();
+    f.poll();
+    CHECK(f.closes == 1);
+    CHECK(f.closed_with == close_code::abnormal);
+    CHECK(f.conn->error() == asio::error::eof);
+}
+
+TEST_CASE("a failing read or write ends only that connection") {
+    SECTION("read") {
+        fixture f;
+        f.open();
+        f.pipe->fail_at = 0;
+        f.pipe->feed(frame(opcode::text, "x"));
+        f.poll();
+        CHECK(f.closes == 1);
+        CHECK(f.closed_with == close_code::abnormal);
+        CHECK(f.conn->error() == asio::error::connection_reset);
+    }
+    SECTION("write") {
+        fixture f;
+        f.open();
+        f.pipe->fail_at = 1;  // operation 0 reads the frame, 1 writes the echo
+        f.pipe->feed(frame(opcode::text, "x"));
+        f.poll();
+        CHECK(f.closes == 1);
+        CHECK(f.conn->error() == asio::error::broken_pipe);
+    }
+}
+
+TEST_CASE("a handler that throws closes its connection with 1011") {
+    fixture f;
+    f.ep.on_message = [](wsx::connection&, wsx::message) { throw std::runtime_error("bug"); };
+    f.open();
+    f.pipe->feed(frame(opcode::text, "x"));
+    f.poll();
+    const auto out = f.output();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].code == close_code::internal_error);
+}
+
+TEST_CASE("idle timeout: a ping at half, a close at the full timeout") {
+    fixture f;
+    f.limits.idle_timeout = 200ms;
+    f.open();
+    f.run_for(150ms);
+    auto out = f.output();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].type == event_type::ping);
+    f.run_for(150ms);
+    out = f.output();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].type == event_type::close);
+    CHECK(out[0].code == close_code::going_away);
+    CHECK(out[0].payload == "idle timeout");
+    CHECK(f.conn->error() == wsx::error::idle_timeout);
+}
+
+TEST_CASE("idle timeout: traffic from the peer keeps the connection open") {
+    fixture f;
+    f.limits.idle_timeout = 200ms;
+    f.open();
+    for (int i = 0; i < 6; ++i) {
+        f.run_for(60ms);
+        f.pipe->feed(frame(opcode::pong, ""));
+    }
+    f.run_for(10ms);
+    CHECK(f.conn->is_open());
+}
+
+TEST_CASE("backpressure: the drop policy refuses messages over the limit and counts them") {
+    fixture f;
+    f.limits.max_buffered_bytes = 100;
+    f.limits.on_backpressure = wsx::backpressure_policy::drop;
+    f.open();
+    f.pipe->write_budget = 0;  // the peer reads nothing
+    const std::string payload(60, 'x');
+    CHECK(f.conn->send(payload));  // not yet run: posted from this (foreign) thread
+    f.poll();
+    CHECK(f.conn->buffered_amount() == 62);
+    bool second = true;
+    asio::post(f.io, [&] { second = f.conn->send(payload); });
+    f.poll();
+    CHECK_FALSE(second);
+    CHECK(f.conn->stats().dropped == 1);
+    CHECK(f.conn->is_open());
+    f.pipe->allow_writes();
+    f.poll();
+    CHECK(f.conn->buffered_amount() == 0);
+    const auto out = f.output();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].payload == payload);
+}
+
+TEST_CASE("backpressure: the close policy closes a client that does not read with 1008") {
+    fixture f;
+    f.limits.max_buffered_bytes = 100;
+    f.open();
+    f.pipe->write_budget = 0;
+    asio::post(f.io, [&] {
+        for (int i = 0; i < 10; ++i) f.conn->send(std::string(60, 'x'));
+    });
+    f.poll();
+    CHECK(f.conn->state() == wsx::connection_state::closing);
+    CHECK(f.conn->error() == wsx::error::backpressure);
+    CHECK(f.conn->buffered_amount() < 200);
+    f.run_for(400ms);  // it never reads: dropped at the close timeout
+    CHECK(f.conn->state() == wsx::connection_state::closed);
+    CHECK(f.closed_with == close_code::policy_violation);
+}
+
+TEST_CASE("on_drain fires once the backlog is written") {
+    fixture f;
+    int drains = 0;
+    f.ep.on_drain = [&](wsx::connection&) { ++drains; };
+    f.open();
+    f.pipe->write_budget = 10;
+    f.conn->send(std::string(1000, 'y'));
+    f.poll();
+    CHECK(f.conn->buffered_amount() > 0);
+    CHECK(drains == 0);
+    f.pipe->allow_writes();
+    f.poll();
+    CHECK(drains == 1);
+    CHECK(f.conn->buffered_amount() == 0);
+    CHECK(f.output().at(0).payload == std::string(1000, 'y'));
+}
+
+TEST_CASE("send, ping and close are safe from another thread") {
+    fixture f;
+    f.open();
+    std::thread t([&] {
+        for (int i = 0; i < 100; ++i) f.conn->send("m" + std::to_string(i));
+        f.conn->ping("p");
+    });
+    t.join();
+    f.poll();
+    const auto out = f.output();
+    REQUIRE(out.size() == 101);
+    for (int i = 0; i < 100; ++i) CHECK(out[static_cast<std::size_t>(i)].payload == "m" + std::to_string(i));
+    CHECK(out[100].type == event_type::ping);
+}
+
+TEST_CASE("invalid text and misuse are refused") {
+    fixture f;
+    f.open();
+    CHECK_FALSE(f.conn->send("\xff"));
+    CHECK_THROWS_AS(f.conn->close(close_code::no_status), std::invalid_argument);
+    CHECK_THROWS_AS(f.conn->close(close_code::normal, "\xff"), std::invalid_argument);
+    CHECK_THROWS_AS(f.conn->ping(std::string(126, 'x')), std::invalid_argument);
+    CHECK_THROWS_AS(f.conn->send(opcode::ping, "x"), std::invalid_argument);
+}
+
+TEST_CASE("a prepared message is queued by reference, identical on the wire") {
+    fixture f;
+    f.open();
+    const auto m = wsx::prepared_message::text("shared");
+    f.pipe->write_budget = 3;  // force the queued (not written-through) path
+    CHECK(f.conn->send(m));
+    f.poll();
+    f.pipe->allow_writes();
+    f.poll();
+    CHECK(f.pipe->take_output() == *m.frame());
+}
+
+TEST_CASE("client role masks every frame it sends") {
+    fixture f;
+    f.open(role::client);
+    f.conn->send("masked");
+    f.conn->send(wsx::prepared_message::text("prepared"));
+    f.poll();
+    const std::string bytes = f.pipe->outbound;
+    REQUIRE(bytes.size() > 2);
+    CHECK((static_cast<unsigned char>(bytes[1]) & 0x80) != 0);
+    const auto out = f.output(role::server);  // a server-role parser rejects unmasked frames
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].payload == "masked");
+    CHECK(out[1].payload == "prepared");
+}
+
+TEST_CASE("streaming endpoints get a large message piece by piece") {
+    fixture f;
+    f.ep.streaming = true;
+    std::vector<std::pair<std::string, bool>> pieces;
+    f.ep.on_message = [&](wsx::connection&, wsx::message m) { pieces.emplace_back(m.text(), m.is_final()); };
+    f.open();
+    f.pipe->feed(frame(opcode::text, "abc", false));
+    f.poll();
+    f.pipe->feed(frame(opcode::continuation, "def"));
+    f.poll();
+    REQUIRE(pieces.size() >= 2);
+    std::string all;
+    for (const auto& p : pieces) all += p.first;
+    CHECK(all == "abcdef");
+    CHECK(pieces.back().second);
+    CHECK_FALSE(pieces.front().second);
+    CHECK(f.conn->stats().messages_in == 1);
+}
+
+TEST_CASE("ids are short, URL-safe and distinct") {
+    fixture f;
+    f.open();
+    auto first = std::string{f.conn->id()};
+    fixture g;
+    g.open();
+    CHECK(first.size() == 11);
+    CHECK(first.find_first_not_of("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") ==
+          std::string::npos);
+    CHECK(first != g.conn->id());
+}
