@@ -484,3 +484,84 @@ TEST_CASE("ids are short, URL-safe and distinct") {
           std::string::npos);
     CHECK(first != g.conn->id());
 }
+
+TEST_CASE("send_fragment sends one message as several frames") {
+    fixture f;
+    f.open();
+    asio::post(f.io, [&] {
+        CHECK(f.conn->send_fragment(opcode::text, "[1,", false));
+        CHECK_FALSE(f.conn->send("not now"));                    // would interleave data frames
+        CHECK_FALSE(f.conn->send_fragment(opcode::binary, "x", false));  // type changes mid-message
+        CHECK(f.conn->ping("still fine"));                       // control frames may interleave
+        CHECK(f.conn->send_fragment(opcode::text, "\xc3", false));  // a split code point is fine...
+        CHECK(f.conn->send_fragment(opcode::text, "\xa9]", true));  // ...once completed
+        CHECK(f.conn->send("after"));
+    });
+    f.poll();
+    std::string bytes = f.pipe->take_output();
+    // Check the frames themselves: opcodes and FIN bits as RFC 6455 §5.4 wants.
+    std::vector<std::pair<int, bool>> frames;
+    std::span<const std::uint8_t> in{reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()};
+    while (!in.empty()) {
+        wsx::protocol::frame_header h;
+        const std::size_t n = wsx::protocol::decode_frame_header(in, h);
+        REQUIRE(n > 0);
+        frames.emplace_back(static_cast<int>(h.op), h.fin);
+        in = in.subspan(n + h.payload_length);
+    }
+    CHECK(frames == std::vector<std::pair<int, bool>>{{1, false}, {9, true}, {0, false}, {0, true}, {1, true}});
+    const auto events = parse(bytes);
+    REQUIRE(events.size() == 3);
+    CHECK(events[0].type == event_type::ping);
+    CHECK(events[1].payload == "[1,\xc3\xa9]");
+    CHECK(events[2].payload == "after");
+    CHECK(f.conn->stats().messages_out == 2);
+}
+
+TEST_CASE("send_fragment refuses text that is not UTF-8") {
+    fixture f;
+    f.open();
+    bool bad = true, unfinished = true;
+    asio::post(f.io, [&] {
+        bad = f.conn->send_fragment(opcode::text, "\xff", false);
+        unfinished = f.conn->send_fragment(opcode::text, "\xc3", true);  // ends mid code point
+    });
+    f.poll();
+    CHECK_FALSE(bad);
+    CHECK_FALSE(unfinished);
+}
+
+TEST_CASE("on_drain paces a producer: it fires whenever everything sent is written") {
+    fixture f;
+    int produced = 0;
+    auto produce = [&](wsx::connection& c) {
+        // Send a batch of up to 10 messages while little is buffered.
+        for (int i = 0; i < 10 && produced < 35 && c.buffered_amount() < 1000; ++i)
+            c.send("item " + std::to_string(produced++));
+    };
+    f.ep.on_drain = produce;
+    f.ep.on_message = [&](wsx::connection& c, wsx::message) { produce(c); };
+    f.open();
+    f.pipe->feed(frame(opcode::text, "start"));
+    f.run_for(50ms);
+    CHECK(produced == 35);
+    const auto out = f.output();
+    REQUIRE(out.size() == 35);
+    CHECK(out[34].payload == "item 34");
+}
+
+TEST_CASE("buffered_amount counts what a handler sent during the current read") {
+    // Those bytes sit in the thread's cork buffer until the read is handled; a
+    // producer pacing itself on buffered_amount() must see them.
+    fixture f;
+    std::size_t seen = 0;
+    f.ep.on_message = [&](wsx::connection& c, wsx::message) {
+        c.send(std::string(1000, 'x'));
+        seen = c.buffered_amount();
+    };
+    f.open();
+    f.pipe->feed(frame(opcode::text, "go"));
+    f.poll();
+    CHECK(seen >= 1000);
+    CHECK(f.conn->buffered_amount() == 0);  // written at the end of the read
+}

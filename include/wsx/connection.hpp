@@ -77,6 +77,8 @@ struct connection_info {
     asio::ip::tcp::endpoint remote;
 };
 
+class registry;
+
 class connection : public std::enable_shared_from_this<connection>, protected detail::timed_node {
 public:
     using executor_type = asio::io_context::executor_type;
@@ -117,6 +119,23 @@ public:
         if (on_own_thread()) return enqueue_prepared(m);
         if (!accepting_.load(std::memory_order_relaxed)) return false;
         asio::post(executor_, [self = shared_from_this(), m] { self->enqueue_prepared(m); });
+        return true;
+    }
+
+    // Sends one message as a sequence of frames, for data produced piece by
+    // piece: the first call starts a text or binary message, each later call
+    // (same type) continues it, and `fin` ends it (RFC 6455 §5.4). Text pieces
+    // may split a UTF-8 sequence; the whole must be valid. While a message is
+    // being sent this way, other data messages are refused (send returns
+    // false); pings, pongs and close still go out.
+    bool send_fragment(opcode type, std::string_view piece, bool fin) {
+        if (type != opcode::text && type != opcode::binary)
+            throw std::invalid_argument("wsx::connection::send_fragment: type must be text or binary");
+        if (on_own_thread()) return enqueue_fragment(type, piece, fin);
+        if (!accepting_.load(std::memory_order_relaxed)) return false;
+        asio::post(executor_, [self = shared_from_this(), type, p = std::string(piece), fin] {
+            self->enqueue_fragment(type, p, fin);
+        });
         return true;
     }
 
@@ -247,6 +266,15 @@ protected:
     }
 
 private:
+    friend class registry;
+
+    // Broadcast fast path, on the connection's thread: queue the shared frame
+    // and write it now rather than posting a flush per recipient.
+    bool deliver(const prepared_message& m) {
+        if (info_role_ == role::client) return send(m.type(), m.payload());
+        return enqueue_prepared(m, true);
+    }
+
     // ---- input --------------------------------------------------------------
     void wait_readable() {
         if (reading_ || state() == connection_state::closed) return;
@@ -367,7 +395,7 @@ private:
     }
 
     bool enqueue_data(opcode type, std::string_view payload) {
-        if (close_sent_ || state() != connection_state::open) return false;
+        if (close_sent_ || fragmenting_ || state() != connection_state::open) return false;
         if (!admit(payload.size() + protocol::max_frame_header_size)) return false;
         enqueue_frame(type, payload);
         count_out(payload.size());
@@ -375,7 +403,7 @@ private:
     }
 
     void enqueue_encoded(std::string&& frame, std::size_t payload_size) {
-        if (close_sent_ || state() != connection_state::open) return;
+        if (close_sent_ || fragmenting_ || state() != connection_state::open) return;
         if (!admit(frame.size())) return;
         if (corked_) cork().append(frame);
         else queue_.append(std::move(frame));
@@ -383,12 +411,36 @@ private:
         schedule_flush();
     }
 
-    bool enqueue_prepared(const prepared_message& m) {
-        if (close_sent_ || state() != connection_state::open) return false;
+    bool enqueue_prepared(const prepared_message& m, bool flush_now = false) {
+        if (close_sent_ || fragmenting_ || state() != connection_state::open) return false;
         if (!admit(m.frame()->size())) return false;
         if (corked_) cork().append(*m.frame());
         else queue_.append(m.frame());
         count_out(m.payload().size());
+        if (flush_now && !in_turn_) {
+            update_buffered();
+            after_write_if_idle();
+        } else {
+            schedule_flush();
+        }
+        return true;
+    }
+
+    bool enqueue_fragment(opcode type, std::string_view piece, bool fin) {
+        if (close_sent_ || state() != connection_state::open) return false;
+        if (fragmenting_ && type != out_type_) return false;
+        if (type == opcode::text) {
+            if (!fragmenting_) out_utf8_.reset();
+            if (!out_utf8_.feed(piece) || (fin && !out_utf8_.finish())) return false;
+        }
+        if (!admit(piece.size() + protocol::max_frame_header_size)) return false;
+        const opcode op = fragmenting_ ? opcode::continuation : type;
+        if (corked_) encode(cork(), op, piece, fin);
+        else queue_.append_with([&](std::string& s) { encode(s, op, piece, fin); });
+        out_type_ = type;
+        fragmenting_ = !fin;
+        bytes_out_.fetch_add(piece.size(), std::memory_order_relaxed);
+        if (fin) messages_out_.fetch_add(1, std::memory_order_relaxed);
         schedule_flush();
         return true;
     }
@@ -474,6 +526,7 @@ private:
                     c.clear();
                     return finish(ec);
                 }
+                wrote_ = wrote_ || n > 0;
                 if (n < c.size()) queue_.append(std::string_view{c}.substr(n));
             }
             // A burst of large frames should not pin memory for the thread's lifetime.
@@ -503,13 +556,14 @@ private:
                 std::error_code ec;
                 const std::size_t n = io_try_write(write_bufs_, ec);
                 queue_.consume(n);
+                wrote_ = wrote_ || n > 0;
                 if (!ec) continue;
                 if (ec != asio::error::would_block && ec != asio::error::try_again)
                     return finish(ec);
                 queue_.gather(write_bufs_, max_gather);
             }
             writing_ = true;
-            had_backlog_ = true;
+            wrote_ = true;
             update_buffered();
             return io_async_write(write_bufs_);
         }
@@ -520,14 +574,17 @@ private:
         if (!writing_ && !in_turn_) flush();
     }
 
-    // The queue is empty: tell the application, or finish the close.
+    // Everything handed to us is written: tell the application (a producer
+    // pacing itself sends its next batch now), or finish the close.
     void after_write() {
         if (!queue_.empty()) return flush();
         update_buffered();
-        if (had_backlog_) {
-            had_backlog_ = false;
-            if (endpoint_->on_drain && state() == connection_state::open)
+        if (wrote_) {
+            wrote_ = false;
+            if (endpoint_->on_drain && state() == connection_state::open && !close_sent_) {
                 guarded([&] { endpoint_->on_drain(*this); });
+                if (!queue_.empty()) return;  // it sent more: the scheduled flush takes it
+            }
         }
         if (fin_when_flushed_ && !fin_sent_) {
             fin_sent_ = true;
@@ -535,8 +592,10 @@ private:
         }
     }
 
+    // What buffered_amount() reports: the queue, and while a read is being
+    // handled the bytes this connection has put in the thread's cork buffer.
     void update_buffered() noexcept {
-        buffered_.store(queue_.size(), std::memory_order_relaxed);
+        buffered_.store(pending_bytes(), std::memory_order_relaxed);
     }
 
     // ---- deadlines (called by the worker's sweep) --------------------------
@@ -662,7 +721,10 @@ private:
     bool in_turn_ = false;
     bool corked_ = false;
     bool flush_posted_ = false;
-    bool had_backlog_ = false;
+    bool wrote_ = false;
+    bool fragmenting_ = false;
+    opcode out_type_ = opcode::text;
+    protocol::utf8_validator out_utf8_;
     bool close_sent_ = false;
     bool close_received_ = false;
     bool fin_when_flushed_ = false;

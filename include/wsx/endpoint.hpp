@@ -75,7 +75,8 @@ struct endpoint {
     // peer sent in its close frame; if it sent none, the code wsx closed with
     // (1002, 1007, 1009 ... when the peer broke a rule), else 1006 (abnormal).
     std::function<void(connection&, close_code, std::string_view reason)> on_close{};
-    // The outgoing queue emptied after having held data (pace your sends).
+    // Everything sent so far has been handed to the socket: a producer pacing
+    // itself on buffered_amount() sends its next batch here.
     std::function<void(connection&)> on_drain{};
     std::function<void(connection&, std::string_view payload)> on_ping{};
     std::function<void(connection&, std::string_view payload)> on_pong{};

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages wsx needs that are missing.
+#   cmake/install_deps.sh [build|test]    (default: build)
+# build: what compiling wsx and its examples needs.
+# test:  also what the test suite drives (a second compiler, peers' clients).
+set -euo pipefail
+
+packages=(cmake ninja-build g++ libasio-dev libsimdjson-dev libssl-dev zlib1g-dev)
+if [ "${1:-build}" = test ]; then
+    packages+=(catch2 clang python3 python3-websockets)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]})) || exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "== installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null

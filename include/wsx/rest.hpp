@@ -1,0 +1,234 @@
+#pragma once
+// wsx::mount_rest — a small admin API over a registry, beside the WebSocket
+// endpoints on the same port (JSON in and out; bodies parsed with simdjson).
+//
+//   GET    {prefix}                 {"count":N,"connections":[{...}, ...]}
+//   GET    {prefix}/{id}            one connection, or 404
+//   POST   {prefix}/broadcast       {"message":"..."} -> {"recipients":N}; every client gets
+//                                   {"type":"server-broadcast","message":"...","timestamp":"..."}
+//   POST   {prefix}/{id}/send       {"message":"..."} -> {"sent":true}, or 404; the client gets
+//                                   {"type":"server-message","message":"...","timestamp":"..."}
+//   DELETE {prefix}/{id}            204; the connection is closed with 1000
+//
+// Errors are JSON {"error":"what was wrong"}: 400 (body not JSON, "message"
+// missing, empty or not a string), 401 (bearer token required), 404 (unknown
+// route or id), 405 with Allow (wrong method), 413 (body over the limit).
+// It is an admin API: set rest_options::bearer_token unless the port is private.
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <simdjson.h>
+
+#include <wsx/detail/json.hpp>
+#include <wsx/http/message.hpp>
+#include <wsx/prepared_message.hpp>
+#include <wsx/registry.hpp>
+
+namespace wsx {
+
+struct rest_options {
+    std::string prefix = "/api/connections";
+    // When set, every request needs "Authorization: Bearer <token>" (else 401).
+    std::string bearer_token{};
+    // Largest JSON body accepted (the message to push); over it: 413.
+    std::size_t max_body_size = 64 * 1024;
+};
+
+namespace detail {
+
+inline void json_response(http::response& res, int status, std::string body) {
+    res.status = status;
+    res.headers.set("Content-Type", "application/json");
+    res.headers.set("Cache-Control", "no-store");
+    res.body = std::move(body);
+}
+
+inline void json_error(http::response& res, int status, std::string_view what) {
+    std::string body = R"({"error":)";
+    append_json_string(body, what);
+    body += '}';
+    json_response(res, status, std::move(body));
+}
+
+inline void append_summary_json(std::string& out, const connection_summary& s) {
+    out += R"({"id":)";
+    append_json_string(out, s.id);
+    out += R"(,"remote":)";
+    append_json_string(out, s.remote);
+    out += R"(,"path":)";
+    append_json_string(out, s.path);
+    out += R"(,"user":)";
+    append_json_string(out, s.user);
+    out += R"(,"connected_at":)";
+    append_json_string(out, iso8601_utc(s.connected_at));
+    out += R"(,"messages_in":)" + std::to_string(s.stats.messages_in);
+    out += R"(,"messages_out":)" + std::to_string(s.stats.messages_out);
+    out += R"(,"bytes_in":)" + std::to_string(s.stats.bytes_in);
+    out += R"(,"bytes_out":)" + std::to_string(s.stats.bytes_out);
+    out += R"(,"buffered_bytes":)" + std::to_string(s.buffered_bytes);
+    out += R"(,"groups":[)";
+    for (std::size_t i = 0; i < s.groups.size(); ++i) {
+        if (i) out += ',';
+        append_json_string(out, s.groups[i]);
+    }
+    out += "]}";
+}
+
+// The "message" string of a JSON body, or an error response already written.
+inline bool read_message(const http::request& req, http::response& res, std::size_t limit,
+                         std::string& message) {
+    if (req.body.size() > limit) {
+        json_error(res, 413, "body larger than " + std::to_string(limit) + " bytes");
+        return false;
+    }
+    // One parser per thread: it keeps its buffers between requests.
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(req.body).get(doc)) {
+        json_error(res, 400, "body is not valid JSON");
+        return false;
+    }
+    simdjson::dom::object obj;
+    if (doc.get(obj)) {
+        json_error(res, 400, R"(body must be a JSON object like {"message":"..."})");
+        return false;
+    }
+    simdjson::dom::element field;
+    if (obj["message"].get(field)) {
+        json_error(res, 400, R"(missing "message")");
+        return false;
+    }
+    std::string_view text;
+    if (field.get(text)) {
+        json_error(res, 400, R"("message" must be a string)");
+        return false;
+    }
+    if (text.empty()) {
+        json_error(res, 400, R"("message" must not be empty)");
+        return false;
+    }
+    message.assign(text);
+    return true;
+}
+
+inline std::string server_event(std::string_view type, std::string_view message) {
+    std::string out = R"({"type":)";
+    append_json_string(out, type);
+    out += R"(,"message":)";
+    append_json_string(out, message);
+    out += R"(,"timestamp":")" + iso8601_now() + "\"}";
+    return out;
+}
+
+// Constant-time comparison, so response timing does not reveal the token.
+inline bool same_secret(std::string_view a, std::string_view b) noexcept {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+    return diff == 0;
+}
+
+class rest_handler {
+public:
+    rest_handler(registry& reg, rest_options options) : reg_(reg), options_(std::move(options)) {}
+
+    void operator()(const http::request& req, http::response& res) const {
+        if (!options_.bearer_token.empty() && !authorized(req)) {
+            res.headers.set("WWW-Authenticate", R"(Bearer realm="wsx")");
+            return json_error(res, 401, "missing or wrong bearer token");
+        }
+        std::string_view rest = req.path().substr(options_.prefix.size());
+        if (rest.empty() || rest == "/") return collection(req, res);
+        rest.remove_prefix(1);
+        if (rest == "broadcast") return broadcast(req, res);
+        const auto slash = rest.find('/');
+        const std::string_view id = rest.substr(0, slash);
+        const std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+        if (action.empty()) return item(req, res, id);
+        if (action == "send") return send(req, res, id);
+        json_error(res, 404, "no such route");
+    }
+
+private:
+    bool authorized(const http::request& req) const {
+        const std::string_view auth = req.headers.get("Authorization");
+        constexpr std::string_view scheme = "Bearer ";
+        if (auth.size() <= scheme.size() || !http::iequals(auth.substr(0, scheme.size()), scheme))
+            return false;
+        return same_secret(auth.substr(scheme.size()), options_.bearer_token);
+    }
+
+    static bool method_is(const http::request& req, std::string_view m) {
+        return req.method == m || (m == "GET" && req.method == "HEAD");
+    }
+    static void not_allowed(http::response& res, std::string_view allow) {
+        res.headers.set("Allow", allow);
+        json_error(res, 405, "method not allowed; use " + std::string{allow});
+    }
+
+    void collection(const http::request& req, http::response& res) const {
+        if (!method_is(req, "GET")) return not_allowed(res, "GET");
+        const auto all = reg_.summaries();
+        std::string body = R"({"count":)" + std::to_string(all.size()) + R"(,"connections":[)";
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            if (i) body += ',';
+            append_summary_json(body, all[i]);
+        }
+        body += "]}";
+        json_response(res, 200, std::move(body));
+    }
+
+    void broadcast(const http::request& req, http::response& res) const {
+        if (req.method != "POST") return not_allowed(res, "POST");
+        std::string message;
+        if (!read_message(req, res, options_.max_body_size, message)) return;
+        const std::size_t n = reg_.broadcast(prepared_message::text(server_event("server-broadcast", message)));
+        json_response(res, 200, R"({"recipients":)" + std::to_string(n) + "}");
+    }
+
+    void item(const http::request& req, http::response& res, std::string_view id) const {
+        if (method_is(req, "GET")) {
+            const auto s = reg_.summary(id);
+            if (!s) return json_error(res, 404, "no connection with this id");
+            std::string body;
+            append_summary_json(body, *s);
+            return json_response(res, 200, std::move(body));
+        }
+        if (req.method == "DELETE") {
+            const auto c = reg_.find(id);
+            if (!c) return json_error(res, 404, "no connection with this id");
+            c->close(close_code::normal, "closed by the server");
+            res.status = 204;
+            return;
+        }
+        not_allowed(res, "GET, DELETE");
+    }
+
+    void send(const http::request& req, http::response& res, std::string_view id) const {
+        if (req.method != "POST") return not_allowed(res, "POST");
+        std::string message;
+        if (!read_message(req, res, options_.max_body_size, message)) return;
+        if (!reg_.send_to(id, prepared_message::text(server_event("server-message", message))))
+            return json_error(res, 404, "no open connection with this id");
+        json_response(res, 200, R"({"sent":true})");
+    }
+
+    registry& reg_;
+    rest_options options_;
+};
+
+} // namespace detail
+
+// Serves the REST API for `reg` under options.prefix on `server` (any
+// basic_server). The registry must outlive the server.
+template <class Server>
+void mount_rest(Server& server, registry& reg, rest_options options = {}) {
+    while (options.prefix.size() > 1 && options.prefix.ends_with('/')) options.prefix.pop_back();
+    const detail::rest_handler handler{reg, options};
+    server.http(options.prefix, handler);
+    server.http(options.prefix + "/*", handler);
+}
+
+} // namespace wsx

@@ -1,0 +1,197 @@
+#include <wsx/registry.hpp>
+
+#include <atomic>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catch.hpp"
+#include "memory_connection.hpp"
+
+using wsx::test::memory_hub;
+using wsx::test::memory_peer;
+
+namespace {
+// Declared in the order a server keeps them: connections (in the hub) die
+// first, while the endpoint and registry they point to are still there.
+struct fixture {
+    wsx::registry reg;
+    wsx::endpoint ep = reg.track({});
+    memory_hub hub;
+    memory_peer& connect(std::string user = {}) { return hub.connect(ep, std::move(user)); }
+};
+} // namespace
+
+TEST_CASE("connections join on open and leave on close") {
+    fixture f;
+    auto& a = f.connect();
+    auto& b = f.connect();
+    CHECK(f.reg.count() == 2);
+    const auto ids = f.reg.ids();
+    CHECK(std::set<std::string>(ids.begin(), ids.end()) ==
+          std::set<std::string>{std::string{a.conn->id()}, std::string{b.conn->id()}});
+    CHECK(f.reg.find(a.conn->id()) == a.conn);
+    a.send_close();
+    f.hub.poll();
+    a.pipe->close_peer();
+    f.hub.poll();
+    CHECK(f.reg.count() == 1);
+    CHECK(f.reg.find(a.conn->id()) == nullptr);
+}
+
+TEST_CASE("unknown ids are refused, closing connections too") {
+    fixture f;
+    auto& a = f.connect();
+    CHECK(f.reg.find("nope") == nullptr);
+    CHECK_FALSE(f.reg.send_to("nope", "x"));
+    CHECK_FALSE(f.reg.summary("nope"));
+    a.conn->close();
+    f.hub.poll();
+    CHECK_FALSE(f.reg.send_to(a.conn->id(), "x"));
+    CHECK(f.reg.count() == 0);  // a closing connection is dropped when found
+}
+
+TEST_CASE("send_to reaches exactly one connection") {
+    fixture f;
+    auto& a = f.connect();
+    auto& b = f.connect();
+    CHECK(f.reg.send_to(b.conn->id(), "only b"));
+    f.hub.poll();
+    CHECK(a.messages().empty());
+    CHECK(b.messages() == std::vector<std::string>{"only b"});
+}
+
+TEST_CASE("broadcast and broadcast_except count their recipients") {
+    fixture f;
+    auto& a = f.connect();
+    auto& b = f.connect();
+    auto& c = f.connect();
+    CHECK(f.reg.broadcast("all") == 3);
+    CHECK(f.reg.broadcast_except(b.conn->id(), "not b") == 2);
+    f.hub.poll();
+    CHECK(a.messages() == std::vector<std::string>{"all", "not b"});
+    CHECK(b.messages() == std::vector<std::string>{"all"});
+    CHECK(c.messages() == std::vector<std::string>{"all", "not b"});
+    CHECK(f.reg.broadcast("\xff") == 0);  // not UTF-8: refused for everyone
+}
+
+TEST_CASE("a broadcast shares one encoded frame") {
+    fixture f;
+    auto& a = f.connect();
+    auto& b = f.connect();
+    a.pipe->write_budget = 0;  // keep the frames queued so they stay referenced
+    b.pipe->write_budget = 0;
+    const auto m = wsx::prepared_message::text(std::string(1000, 'z'));
+    CHECK(f.reg.broadcast(m) == 2);
+    f.hub.poll();
+    CHECK(m.frame().use_count() == 3);  // ours plus one reference per queue, no copies
+}
+
+TEST_CASE("groups: join, leave, publish") {
+    fixture f;
+    auto& a = f.connect();
+    auto& b = f.connect();
+    auto& c = f.connect();
+    CHECK(f.reg.join(*a.conn, "prices"));
+    CHECK(f.reg.join(c.conn->id(), "prices"));
+    CHECK(f.reg.join(c.conn->id(), "news"));
+    CHECK_FALSE(f.reg.join("nope", "prices"));
+    CHECK(f.reg.group_size("prices") == 2);
+    CHECK(f.reg.publish("prices", "p1") == 2);
+    CHECK(f.reg.leave(*a.conn, "prices"));
+    CHECK_FALSE(f.reg.leave(*a.conn, "prices"));
+    CHECK(f.reg.publish("prices", "p2") == 1);
+    CHECK(f.reg.publish("empty", "x") == 0);
+    f.hub.poll();
+    CHECK(a.messages() == std::vector<std::string>{"p1"});
+    CHECK(b.messages().empty());
+    CHECK(c.messages() == std::vector<std::string>{"p1", "p2"});
+    CHECK(f.reg.summary(c.conn->id())->groups == std::vector<std::string>{"news", "prices"});
+    // Leaving the registry leaves the groups.
+    f.reg.remove(*c.conn);
+    CHECK(f.reg.group_size("prices") == 0);
+    CHECK(f.reg.group_size("news") == 0);
+}
+
+TEST_CASE("send_to_user reaches every connection of that user") {
+    fixture f;
+    auto& a1 = f.connect("alice");
+    auto& a2 = f.connect("alice");
+    auto& b = f.connect("bob");
+    CHECK(f.reg.send_to_user("alice", "hi alice") == 2);
+    CHECK(f.reg.send_to_user("carol", "nobody") == 0);
+    f.hub.poll();
+    CHECK(a1.messages() == std::vector<std::string>{"hi alice"});
+    CHECK(a2.messages() == std::vector<std::string>{"hi alice"});
+    CHECK(b.messages().empty());
+    f.reg.remove(*a1.conn);
+    CHECK(f.reg.send_to_user("alice", "again") == 1);
+}
+
+TEST_CASE("summaries describe each connection, oldest first") {
+    fixture f;
+    auto& a = f.connect("alice");
+    a.send_text("hello");
+    f.hub.poll();
+    f.connect();
+    const auto all = f.reg.summaries();
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].id == a.conn->id());
+    CHECK(all[0].user == "alice");
+    CHECK(all[0].path == "/ws");
+    CHECK(all[0].remote == "192.0.2.1:40000");
+    CHECK(all[0].stats.messages_in == 1);
+    CHECK(all[0].stats.bytes_in == 5);
+    CHECK(all[0].connected_at <= all[1].connected_at);
+}
+
+TEST_CASE("close_all closes every registered connection") {
+    fixture f;
+    auto& a = f.connect();
+    auto& b = f.connect();
+    f.reg.close_all(wsx::close_code::going_away, "bye");
+    f.hub.poll();
+    CHECK(a.conn->state() == wsx::connection_state::closing);
+    CHECK(b.conn->state() == wsx::connection_state::closing);
+}
+
+TEST_CASE("concurrent adds, removes, sends and broadcasts from several threads") {
+    // The I/O thread runs the connections; other threads hammer the registry.
+    // Run under ThreadSanitizer in CI (tests/run_all.sh).
+    fixture f;
+    std::vector<memory_peer*> peers;
+    for (int i = 0; i < 50; ++i) peers.push_back(&f.connect());
+    std::atomic<bool> done{false};
+    std::thread io([&] {
+        while (!done) {
+            f.hub.io.restart();
+            f.hub.io.run_for(std::chrono::milliseconds(1));
+        }
+    });
+    std::vector<std::thread> workers;
+    std::atomic<std::size_t> delivered{0};
+    for (int t = 0; t < 4; ++t) {
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < 200; ++i) {
+                auto& p = *peers[static_cast<std::size_t>((t * 13 + i) % 50)];
+                switch (i % 5) {
+                case 0: delivered += f.reg.broadcast("b"); break;
+                case 1: f.reg.send_to(p.conn->id(), "s"); break;
+                case 2: f.reg.join(p.conn->id(), "g" + std::to_string(t)); break;
+                case 3: f.reg.publish("g" + std::to_string(t), "p"); break;
+                case 4:
+                    f.reg.remove(*p.conn);
+                    f.reg.add(*p.conn);  // add is safe from any thread too
+                    break;
+                }
+                (void)f.reg.summaries();
+            }
+        });
+    }
+    for (auto& w : workers) w.join();
+    done = true;
+    io.join();
+    CHECK(f.reg.count() == 50);
+    CHECK(delivered > 0);
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what is missing (Debian/Ubuntu), builds wsx with every test, and
+# runs them: once in a normal build, once under AddressSanitizer and
+# UndefinedBehaviorSanitizer. Exits non-zero on the first failure.
+#
+#   tests/run_all.sh            # from the repository root, as root or with sudo
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash cmake/install_deps.sh test
+
+jobs=$(nproc)
+
+echo "== build and test (RelWithDebInfo)"
+cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build/ci -j "$jobs"
+ctest --test-dir build/ci --output-on-failure -j "$jobs"
+
+echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWSX_SANITIZE=address,undefined
+cmake --build build/asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j "$jobs"
