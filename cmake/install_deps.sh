@@ -7,7 +7,9 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ libasio-dev libsimdjson-dev libssl-dev zlib1g-dev)
 if [ "${1:-build}" = test ]; then
-    packages+=(catch2 clang python3 python3-websockets)
+    packages+=(catch2 clang python3 python3-websockets chromium pkg-config)
+    # Node.js runs the npm ws and browser interop tests; keep an existing one.
+    command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 
 missing=()

@@ -1,0 +1,136 @@
+# Conan 2 recipe for wsx, a header-only C++20 WebSocket library on standalone Asio.
+#
+# From a checkout (the recipe exports the sources of this repository):
+#   conan create conan --build=missing                          # wsx::wsx
+#   conan create conan --build=missing -o "wsx/*:with_tls=True"  # and wsx::tls
+# A consumer: requires wsx/<version>, generators CMakeDeps, then
+#   find_package(wsx REQUIRED CONFIG) and link wsx::wsx (wsx::tls, wsx::deflate).
+#
+# Written to ConanCenter's conventions (header-library, package_id cleared,
+# basic_layout, no CMake run for a header-only package, the targets declared
+# in package_info, test_package). For a ConanCenter submission, replace
+# set_version/export_sources by a conandata.yml with the release tarball and
+# a source() that get()s it.
+import os
+import re
+
+from conan import ConanFile
+from conan.errors import ConanInvalidConfiguration
+from conan.tools.build import check_min_cppstd
+from conan.tools.files import copy, load
+from conan.tools.layout import basic_layout
+from conan.tools.scm import Version
+
+required_conan_version = ">=2.0"
+
+
+class WsxConan(ConanFile):
+    name = "wsx"
+    description = "Header-only C++20 WebSocket library (RFC 6455, RFC 7692) on standalone Asio"
+    license = "LicenseRef-wsx"  # TODO: the repository has no LICENSE file yet; put its SPDX id here
+    homepage = "https://github.com/wsx/wsx"  # TODO: the project's real home
+    url = "https://github.com/wsx/wsx"
+    topics = ("websocket", "rfc6455", "asio", "header-only")
+    package_type = "header-library"
+    settings = "os", "arch", "compiler", "build_type"
+    options = {
+        "with_tls": [True, False],
+        "with_deflate": [True, False],
+    }
+    default_options = {
+        "with_tls": False,
+        "with_deflate": False,
+    }
+    no_copy_source = True
+
+    @property
+    def _min_cppstd(self):
+        return 20
+
+    @property
+    def _compilers_minimum_version(self):
+        # C++20 designated initializers, concepts, std::span (see the README).
+        return {"gcc": "12", "clang": "14", "apple-clang": "14", "msvc": "193"}
+
+    def set_version(self):
+        # include/wsx/version.hpp is the one place the version is written.
+        text = load(self, os.path.join(self.recipe_folder, "..", "include", "wsx", "version.hpp"))
+        self.version = re.search(r'#define WSX_VERSION_STRING "([^"]+)"', text).group(1)
+
+    def export_sources(self):
+        root = os.path.join(self.recipe_folder, "..")
+        copy(self, "include/*", src=root, dst=self.export_sources_folder)
+        copy(self, "LICENSE*", src=root, dst=self.export_sources_folder)
+
+    def layout(self):
+        basic_layout(self, src_folder=".")
+
+    def requirements(self):
+        # wsx's headers include these, and its users link them: visible downstream.
+        self.requires("asio/[>=1.22.0 <2]", transitive_headers=True)
+        self.requires("simdjson/[>=3.0.0 <4]", transitive_headers=True, transitive_libs=True)
+        if self.options.with_tls:
+            self.requires("openssl/[>=1.1.1 <4]", transitive_headers=True, transitive_libs=True)
+        if self.options.with_deflate:
+            self.requires("zlib/[>=1.2.11 <2]", transitive_headers=True, transitive_libs=True)
+
+    def package_id(self):
+        self.info.clear()
+
+    def validate(self):
+        if self.settings.compiler.get_safe("cppstd"):
+            check_min_cppstd(self, self._min_cppstd)
+        minimum = self._compilers_minimum_version.get(str(self.settings.compiler))
+        if minimum and Version(self.settings.compiler.version) < minimum:
+            raise ConanInvalidConfiguration(
+                f"{self.ref} needs C++{self._min_cppstd}: {self.settings.compiler} {minimum} or newer"
+            )
+
+    def source(self):
+        pass  # the sources come with the recipe (export_sources)
+
+    def build(self):
+        pass  # header-only
+
+    def package(self):
+        copy(self, "LICENSE*", src=self.source_folder, dst=os.path.join(self.package_folder, "licenses"))
+        copy(self, "*.hpp", src=os.path.join(self.source_folder, "include"),
+             dst=os.path.join(self.package_folder, "include"))
+
+    def package_info(self):
+        # The names match wsx's own CMake package (share/cmake/wsx/wsxConfig.cmake),
+        # so a CMakeLists.txt works unchanged with either.
+        self.cpp_info.set_property("cmake_file_name", "wsx")
+        # CMakeDeps' aggregate of every enabled component; wsx::wsx stays the
+        # core alone, as in wsx's own CMake package.
+        self.cpp_info.set_property("cmake_target_name", "wsx::wsx_all")
+        self.cpp_info.bindirs = []
+        self.cpp_info.libdirs = []
+
+        core = self.cpp_info.components["core"]
+        core.set_property("cmake_target_name", "wsx::wsx")
+        core.set_property("pkg_config_name", "wsx")
+        core.bindirs = []
+        core.libdirs = []
+        core.requires = ["asio::asio", "simdjson::simdjson"]
+        if self.settings.os in ["Linux", "FreeBSD"]:
+            core.system_libs = ["pthread"]
+        elif self.settings.os == "Windows":
+            core.system_libs = ["ws2_32", "mswsock"]
+
+        if self.options.with_tls:
+            tls = self.cpp_info.components["tls"]
+            tls.set_property("cmake_target_name", "wsx::tls")
+            tls.set_property("pkg_config_name", "wsx-tls")
+            tls.bindirs = []
+            tls.libdirs = []
+            tls.requires = ["core", "openssl::ssl", "openssl::crypto"]
+
+        if self.options.with_deflate:
+            deflate = self.cpp_info.components["deflate"]
+            deflate.set_property("cmake_target_name", "wsx::deflate")
+            deflate.set_property("pkg_config_name", "wsx-deflate")
+            deflate.bindirs = []
+            deflate.libdirs = []
+            deflate.requires = ["core", "zlib::zlib"]
+            deflate.defines = ["WSX_HAS_DEFLATE=1"]

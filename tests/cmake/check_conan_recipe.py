@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""Checks conan/conanfile.py and conan/test_package/conanfile.py without Conan
+(which cannot be installed here).
+
+  check_conan_recipe.py <wsx source dir>
+
+1. Both files compile, and import only Conan 2 names that exist (the `conan`
+   package, never Conan 1's `conans`).
+2. A small stand-in for the Conan 2 API (ConanFile, settings, options,
+   cpp_info with components, copy/load, check_min_cppstd, layouts, CMake)
+   runs every method of the recipe as `conan create` would, for each
+   combination of the options, and checks what the methods did: the version
+   read from include/wsx/version.hpp, the sources exported, the requirements
+   per option, package_id cleared, validate() refusing C++17 and old
+   compilers, the headers packaged, and package_info() declaring the same
+   CMake file and target names as wsx's own CMake package.
+3. The test_package recipe is run the same way.
+Prints one line per problem and exits 1 if there is any.
+"""
+import ast
+import importlib.util
+import itertools
+import os
+import py_compile
+import re
+import shutil
+import sys
+import tempfile
+import types
+from fnmatch import fnmatch
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
+problems = []
+
+
+def problem(text):
+    problems.append(text)
+    print(f"conan recipe: {text}")
+
+
+# The Conan 2 names a recipe may import, by module (from Conan 2's reference).
+CONAN2_API = {
+    "conan": {"ConanFile"},
+    "conan.errors": {"ConanException", "ConanInvalidConfiguration"},
+    "conan.tools.build": {"check_min_cppstd", "check_max_cppstd", "valid_min_cppstd", "can_run",
+                          "cross_building", "default_cppstd", "supported_cppstd", "stdcpp_library"},
+    "conan.tools.files": {"copy", "load", "save", "get", "rmdir", "rm", "mkdir", "rename", "replace_in_file",
+                          "apply_conandata_patches", "export_conandata_patches", "download", "unzip"},
+    "conan.tools.layout": {"basic_layout"},
+    "conan.tools.cmake": {"CMake", "CMakeToolchain", "CMakeDeps", "cmake_layout"},
+    "conan.tools.scm": {"Version", "Git"},
+}
+STDLIB_OK = {"os", "re"}
+
+
+class Invalid(Exception):
+    """Stands for ConanInvalidConfiguration."""
+
+
+class Value:
+    """A setting or option value: compares with strings and bools like Conan's."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def __str__(self):
+        return str(self._value)
+
+    def __bool__(self):
+        return self._value not in (None, False, "False", "None")
+
+    def __eq__(self, other):
+        return str(self._value) == str(other)
+
+    def __hash__(self):
+        return hash(str(self._value))
+
+    def get_safe(self, name, default=None):
+        return default
+
+
+class Namespace:
+    def __init__(self, **values):
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, name):
+        values = object.__getattribute__(self, "_values")
+        if name not in values:
+            raise AttributeError(f"'{name}' is not defined")
+        v = values[name]
+        return v if isinstance(v, Namespace) else Value(v)
+
+    def __setattr__(self, name, value):
+        self._values[name] = value
+
+    def get_safe(self, name, default=None):
+        node = self
+        for part in name.split("."):
+            try:
+                node = node._values[part] if isinstance(node, Namespace) else None
+            except KeyError:
+                return default
+        return default if node is None else (node if isinstance(node, Namespace) else Value(node))
+
+    def __str__(self):
+        return str(self._values.get("_value", ""))
+
+
+class Compiler(Namespace):
+    def __init__(self, name, version, cppstd):
+        super().__init__(version=version, cppstd=cppstd, _value=name)
+
+    def __eq__(self, other):
+        return str(self) == str(other)
+
+    def __hash__(self):
+        return hash(str(self))
+
+
+class CppInfoComponent:
+    def __init__(self):
+        self.properties = {}
+        self.includedirs = ["include"]
+        self.libdirs = ["lib"]
+        self.bindirs = ["bin"]
+        self.requires = []
+        self.defines = []
+        self.system_libs = []
+        self.libs = []
+
+    def set_property(self, name, value):
+        self.properties[name] = value
+
+    def get_property(self, name):
+        return self.properties.get(name)
+
+
+class CppInfo(CppInfoComponent):
+    def __init__(self):
+        super().__init__()
+        self.components = {}
+
+    def __getattribute__(self, name):
+        if name == "components":
+            comps = object.__getattribute__(self, "components")
+            return _AutoDict(comps)
+        return object.__getattribute__(self, name)
+
+
+class _AutoDict:
+    def __init__(self, data):
+        self._data = data
+
+    def __getitem__(self, key):
+        return self._data.setdefault(key, CppInfoComponent())
+
+    def items(self):
+        return self._data.items()
+
+    def __contains__(self, key):
+        return key in self._data
+
+    def __iter__(self):
+        return iter(self._data)
+
+
+class Info:
+    def __init__(self):
+        self.cleared = False
+
+    def clear(self):
+        self.cleared = True
+
+
+calls = []
+
+
+def make_conan_modules():
+    """Registers a stand-in `conan` package in sys.modules."""
+
+    class ConanFile:
+        name = None
+        version = None
+        settings = ()
+        options = {}
+        default_options = {}
+
+        def __init__(self):
+            self.requirements_made = []
+            self.info = Info()
+            self.cpp_info = CppInfo()
+            self.cpp = types.SimpleNamespace(build=types.SimpleNamespace(bindir="build/Release"))
+            self.runs = []
+
+        def requires(self, ref, **traits):
+            unknown = set(traits) - {"transitive_headers", "transitive_libs", "headers", "libs", "run",
+                                     "visible", "force", "override", "options", "build", "test"}
+            if unknown:
+                problem(f"requires({ref!r}) with unknown traits {sorted(unknown)}")
+            self.requirements_made.append((ref, traits))
+
+        def run(self, command, env=None, **kwargs):
+            self.runs.append((command, env))
+
+        @property
+        def ref(self):
+            return f"{self.name}/{self.version}"
+
+    def copy(conanfile, pattern, src, dst, keep_path=True, excludes=None):
+        calls.append(("copy", pattern, src, dst))
+        copied = []
+        for path in Path(src).rglob("*"):
+            rel = path.relative_to(src).as_posix()
+            if path.is_file() and fnmatch(rel, pattern):
+                target = Path(dst) / (rel if keep_path else path.name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+                copied.append(target)
+        return copied
+
+    def load(conanfile, path, encoding="utf-8"):
+        return Path(path).read_text(encoding=encoding)
+
+    def check_min_cppstd(conanfile, cppstd, gnu_extensions=False):
+        calls.append(("check_min_cppstd", str(cppstd)))
+        actual = conanfile.settings.compiler.get_safe("cppstd")
+        if actual is not None and int(str(actual).replace("gnu", "")) < int(cppstd):
+            raise Invalid(f"needs C++{cppstd}, got {actual}")
+
+    def can_run(conanfile):
+        return True
+
+    def basic_layout(conanfile, src_folder="."):
+        calls.append(("basic_layout", src_folder))
+
+    def cmake_layout(conanfile, src_folder="."):
+        calls.append(("cmake_layout", src_folder))
+
+    class CMake:
+        def __init__(self, conanfile):
+            self.conanfile = conanfile
+
+        def configure(self, *args, **kwargs):
+            calls.append(("cmake.configure",))
+
+        def build(self, *args, **kwargs):
+            calls.append(("cmake.build",))
+
+    class Version:
+        def __init__(self, value):
+            self.parts = [int(p) for p in re.findall(r"\d+", str(value))]
+
+        def __lt__(self, other):
+            return self.parts < Version(other).parts
+
+        def __ge__(self, other):
+            return not self < other
+
+    def module(name, **attrs):
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        sys.modules[name] = m
+        return m
+
+    module("conan", ConanFile=ConanFile)
+    module("conan.errors", ConanInvalidConfiguration=Invalid, ConanException=Exception)
+    module("conan.tools")
+    module("conan.tools.build", check_min_cppstd=check_min_cppstd, can_run=can_run)
+    module("conan.tools.files", copy=copy, load=load)
+    module("conan.tools.layout", basic_layout=basic_layout)
+    module("conan.tools.cmake", CMake=CMake, cmake_layout=cmake_layout, CMakeToolchain=object, CMakeDeps=object)
+    module("conan.tools.scm", Version=Version)
+
+
+def check_imports(path: Path):
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            py_compile.compile(str(path), cfile=os.path.join(scratch, "recipe.pyc"), doraise=True)
+    except py_compile.PyCompileError as e:
+        problem(f"{path.name} does not compile: {e.msg}")
+        return
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.module not in CONAN2_API:
+                problem(f"{path}: imports from {node.module!r}, not a Conan 2 module")
+                continue
+            for alias in node.names:
+                if alias.name not in CONAN2_API[node.module]:
+                    problem(f"{path}: {node.module}.{alias.name} is not Conan 2 API")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name not in STDLIB_OK:
+                    problem(f"{path}: imports {alias.name}")
+
+
+def load_recipe(path: Path, module_name: str):
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    classes = [c for c in vars(module).values()
+               if isinstance(c, type) and c.__module__ == module_name and hasattr(c, "requires")]
+    if len(classes) != 1:
+        problem(f"{path.name}: expected one ConanFile class, found {len(classes)}")
+        return module, None
+    return module, classes[0]
+
+
+def expected_version(root: Path):
+    text = (root / "include" / "wsx" / "version.hpp").read_text(encoding="utf-8")
+    return re.search(r'#define WSX_VERSION_STRING "([^"]+)"', text).group(1)
+
+
+def new_recipe(cls, recipe_folder, options, compiler=("gcc", "12", "20"), os_name="Linux"):
+    r = cls()
+    r.recipe_folder = str(recipe_folder)
+    r.settings = Namespace(os=os_name, arch="x86_64", build_type="Release",
+                           compiler=Compiler(*compiler))
+    r.options = Namespace(**options)
+    return r
+
+
+def check_recipe(root: Path, work: Path):
+    path = root / "conan" / "conanfile.py"
+    module, cls = load_recipe(path, "wsx_conanfile")
+    if cls is None:
+        return
+    if not str(getattr(module, "required_conan_version", "")).startswith(">=2"):
+        problem("required_conan_version should be '>=2...' (the recipe is Conan 2 only)")
+    if cls.name != "wsx":
+        problem(f"name is {cls.name!r}")
+    if getattr(cls, "package_type", None) != "header-library":
+        problem("package_type must be 'header-library'")
+    if set(getattr(cls, "settings", ())) != {"os", "arch", "compiler", "build_type"}:
+        problem("settings should be os, arch, compiler, build_type (ConanCenter's header-only recipes)")
+    if cls.options != {"with_tls": [True, False], "with_deflate": [True, False]}:
+        problem(f"options are {cls.options}")
+    if cls.default_options != {"with_tls": False, "with_deflate": False}:
+        problem(f"default_options are {cls.default_options}")
+    if not getattr(cls, "no_copy_source", False):
+        problem("no_copy_source should be True for a header-only recipe")
+    for attr in ("description", "topics"):
+        if not getattr(cls, attr, None):
+            problem(f"the recipe has no {attr}")
+
+    version = expected_version(root)
+    for with_tls, with_deflate in itertools.product([False, True], repeat=2):
+        label = f"with_tls={with_tls} with_deflate={with_deflate}"
+        r = new_recipe(cls, path.parent, {"with_tls": with_tls, "with_deflate": with_deflate})
+        r.set_version()
+        if r.version != version:
+            problem(f"set_version gave {r.version!r}, version.hpp says {version!r}")
+
+        # export_sources, then package from what was exported.
+        export = work / f"export-{with_tls}-{with_deflate}"
+        package = work / f"package-{with_tls}-{with_deflate}"
+        r.export_sources_folder = str(export)
+        r.export_sources()
+        if not (export / "include" / "wsx" / "wsx.hpp").is_file():
+            problem("export_sources does not export include/wsx/")
+        r.layout()
+        r.source_folder = str(export)
+        r.package_folder = str(package)
+
+        r.requirements()
+        refs = {ref.split("/")[0]: (ref, traits) for ref, traits in r.requirements_made}
+        want = {"asio", "simdjson"} | ({"openssl"} if with_tls else set()) | ({"zlib"} if with_deflate else set())
+        if set(refs) != want:
+            problem(f"{label}: requires {sorted(refs)}, expected {sorted(want)}")
+        for name, (ref, traits) in refs.items():
+            if not re.match(r"^[a-z0-9_.+-]+/(\[[^\]]+\]|[0-9][^@#\s]*)$", ref):
+                problem(f"{label}: malformed reference {ref!r}")
+            if not traits.get("transitive_headers"):
+                problem(f"{label}: {name} must be transitive_headers=True (wsx's headers include it)")
+
+        r.package_id()
+        if not r.info.cleared:
+            problem("package_id() must call self.info.clear() (one package for every configuration)")
+
+        r.validate()  # gcc 12, C++20: fine
+        for compiler, why in ((("gcc", "12", "17"), "C++17"), (("gcc", "11", None), "gcc 11"),
+                              (("clang", "13", None), "clang 13")):
+            bad = new_recipe(cls, path.parent, {"with_tls": with_tls, "with_deflate": with_deflate}, compiler)
+            bad.version = version
+            try:
+                bad.validate()
+                problem(f"validate() accepts {why}")
+            except Invalid:
+                pass
+
+        r.build()
+        r.package()
+        packaged = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
+        sources = {("include/" + p.relative_to(root / "include").as_posix())
+                   for p in (root / "include").rglob("*.hpp")}
+        if not sources <= packaged:
+            problem(f"package() misses {sorted(sources - packaged)[:5]}")
+
+        r.package_info()
+        info = r.cpp_info
+        if info.get_property("cmake_file_name") != "wsx":
+            problem("cmake_file_name must be 'wsx' (find_package(wsx))")
+        comps = dict(info.components.items())
+        want_comps = {"core"} | ({"tls"} if with_tls else set()) | ({"deflate"} if with_deflate else set())
+        if set(comps) != want_comps:
+            problem(f"{label}: components {sorted(comps)}, expected {sorted(want_comps)}")
+            continue
+        targets = {n: c.get_property("cmake_target_name") for n, c in comps.items()}
+        want_targets = {"core": "wsx::wsx", "tls": "wsx::tls", "deflate": "wsx::deflate"}
+        for n, t in targets.items():
+            if t != want_targets[n]:
+                problem(f"component {n}: cmake_target_name {t!r}, expected {want_targets[n]!r}")
+        if info.get_property("cmake_target_name") in targets.values():
+            problem("the root cmake_target_name must differ from the components' (CMakeDeps links the "
+                    "aggregate to every component)")
+        for n, c in comps.items():
+            if c.libdirs or c.bindirs:
+                problem(f"component {n}: a header-only component has no libdirs/bindirs")
+            for req in c.requires:
+                if "::" in req:
+                    pkg = req.split("::")[0]
+                    if pkg not in refs:
+                        problem(f"component {n} requires {req}, but the recipe does not require {pkg}")
+                elif req not in comps:
+                    problem(f"component {n} requires unknown component {req}")
+        core = comps["core"]
+        if set(core.requires) != {"asio::asio", "simdjson::simdjson"}:
+            problem(f"core requires {core.requires}")
+        if with_tls and not {"core", "openssl::ssl"} <= set(comps["tls"].requires):
+            problem(f"tls requires {comps['tls'].requires}")
+        if with_deflate:
+            if not {"core", "zlib::zlib"} <= set(comps["deflate"].requires):
+                problem(f"deflate requires {comps['deflate'].requires}")
+            if "WSX_HAS_DEFLATE=1" not in comps["deflate"].defines:
+                problem("the deflate component must define WSX_HAS_DEFLATE=1 (as wsx::deflate does)")
+        if "pthread" not in core.system_libs:
+            problem("core should list pthread on Linux (Asio uses threads)")
+
+    if not (root / "LICENSE").exists():
+        print("conan recipe: note: the repository has no LICENSE file, so the package has no licenses/ "
+              "(ConanCenter requires one)")
+    # The names agree with wsx's own CMake package and with the pkg-config files.
+    cmake = (root / "CMakeLists.txt").read_text(encoding="utf-8")
+    if "NAMESPACE wsx::" not in cmake:
+        problem("CMakeLists.txt does not export with NAMESPACE wsx::")
+
+
+def check_test_package(root: Path, work: Path):
+    path = root / "conan" / "test_package" / "conanfile.py"
+    module, cls = load_recipe(path, "wsx_test_package")
+    if cls is None:
+        return
+    for generator in ("CMakeDeps", "CMakeToolchain"):
+        if generator not in getattr(cls, "generators", ()):
+            problem(f"test_package: generators lack {generator}")
+    if getattr(cls, "test_type", None) != "explicit":
+        problem("test_package: test_type should be 'explicit' (Conan 2)")
+    r = new_recipe(cls, path.parent, {})
+    r.tested_reference_str = f"wsx/{expected_version(root)}"
+    calls.clear()
+    r.layout()
+    r.requirements()
+    r.build()
+    r.test()
+    if [ref for ref, _ in r.requirements_made] != [r.tested_reference_str]:
+        problem(f"test_package: requirements() should require tested_reference_str, got {r.requirements_made}")
+    names = [c[0] for c in calls]
+    for step in ("cmake_layout", "cmake.configure", "cmake.build"):
+        if step not in names:
+            problem(f"test_package: {step} not called")
+    if not r.runs or not r.runs[0][0].endswith("test_package") or r.runs[0][1] != "conanrun":
+        problem(f"test_package: test() should run the test_package binary with env='conanrun', ran {r.runs}")
+    cmakelists = (path.parent / "CMakeLists.txt").read_text(encoding="utf-8")
+    if "find_package(wsx REQUIRED CONFIG)" not in cmakelists or "wsx::wsx" not in cmakelists:
+        problem("test_package/CMakeLists.txt should find_package(wsx REQUIRED CONFIG) and link wsx::wsx")
+    m = re.search(r"add_executable\(\$\{PROJECT_NAME\}\s+(\S+)\)", cmakelists)
+    if not m or not (path.parent / m.group(1)).is_file():
+        problem("test_package/CMakeLists.txt should build its source into ${PROJECT_NAME}")
+    if "project(test_package" not in cmakelists:
+        problem("test_package/CMakeLists.txt: the project (and binary) should be test_package")
+
+
+def main(root: Path):
+    for path in (root / "conan" / "conanfile.py", root / "conan" / "test_package" / "conanfile.py"):
+        check_imports(path)
+    if problems:
+        return
+    make_conan_modules()
+    with tempfile.TemporaryDirectory() as work:
+        check_recipe(root, Path(work))
+        check_test_package(root, Path(work))
+    print(f"conan recipe: ran every method of conanfile.py (4 option sets) and test_package: "
+          f"{len(problems)} problem(s)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(Path(sys.argv[1]).resolve())
+    sys.exit(1 if problems else 0)

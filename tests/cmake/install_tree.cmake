@@ -1,0 +1,96 @@
+# Installs wsx into a fresh prefix and checks what landed there (cmake -P).
+#
+#   -DBUILD_DIR=<a configured wsx build tree>      install that tree, or
+#   -DSOURCE_DIR=<wsx sources> -DWORK_DIR=<dir>    configure a fresh one there first
+#                                                  (with CONFIGURE_ARGS, '|'-separated)
+#   -DPREFIX=<dir>  -DCONFIG=<config for multi-config generators, may be empty>
+#   -DCMAKEDIR=share/cmake/wsx  -DPKGCONFIGDIR=share/pkgconfig
+#   -DCOMPONENTS=<'|'-separated components the install must have>
+#   -DGENERATOR=... -DMAKE_PROGRAM=... -DCXX_COMPILER=... (fresh configure only)
+cmake_minimum_required(VERSION 3.20)
+
+foreach(var PREFIX CMAKEDIR PKGCONFIGDIR)
+    if(NOT DEFINED ${var})
+        message(FATAL_ERROR "install_tree.cmake: -D${var}=... is required")
+    endif()
+endforeach()
+string(REPLACE "|" ";" COMPONENTS "${COMPONENTS}")
+string(REPLACE "|" ";" CONFIGURE_ARGS "${CONFIGURE_ARGS}")
+
+function(run)
+    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+    message("${out}")
+    if(NOT rc EQUAL 0)
+        string(REPLACE ";" " " cmd "${ARGN}")
+        message(FATAL_ERROR "failed (${rc}): ${cmd}")
+    endif()
+endfunction()
+
+if(NOT BUILD_DIR)
+    # A fresh configure: only what installing needs (no tests, examples).
+    set(BUILD_DIR "${WORK_DIR}")
+    file(REMOVE_RECURSE "${BUILD_DIR}")
+    set(args -S "${SOURCE_DIR}" -B "${BUILD_DIR}" -G "${GENERATOR}"
+        -DWSX_BUILD_TESTS=OFF -DWSX_BUILD_EXAMPLES=OFF -DWSX_BUILD_BENCHMARKS=OFF -DWSX_INSTALL=ON)
+    if(MAKE_PROGRAM)
+        list(APPEND args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+    endif()
+    if(CXX_COMPILER)
+        list(APPEND args "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
+    endif()
+    run(${CMAKE_COMMAND} ${args} ${CONFIGURE_ARGS})
+endif()
+
+file(REMOVE_RECURSE "${PREFIX}")
+set(install_args --install "${BUILD_DIR}" --prefix "${PREFIX}")
+if(CONFIG)
+    list(APPEND install_args --config "${CONFIG}")
+endif()
+run(${CMAKE_COMMAND} ${install_args})
+
+# What the issue asks for, and nothing that is wsx's own build.
+set(missing "")
+foreach(file
+        include/wsx/wsx.hpp
+        include/wsx/version.hpp
+        ${CMAKEDIR}/wsxConfig.cmake
+        ${CMAKEDIR}/wsxConfigVersion.cmake
+        ${CMAKEDIR}/wsxTargets.cmake
+        ${CMAKEDIR}/FindAsio.cmake
+        ${PKGCONFIGDIR}/wsx.pc)
+    if(NOT EXISTS "${PREFIX}/${file}")
+        list(APPEND missing "${file}")
+    endif()
+endforeach()
+foreach(component IN LISTS COMPONENTS)
+    foreach(file ${CMAKEDIR}/wsx-${component}-targets.cmake ${PKGCONFIGDIR}/wsx-${component}.pc)
+        if(NOT EXISTS "${PREFIX}/${file}")
+            list(APPEND missing "${file}")
+        endif()
+    endforeach()
+endforeach()
+
+# Every file of include/wsx/ in the sources is installed (one added later
+# too: the install rule takes *.hpp, so another kind of file shows here).
+if(NOT SOURCE_DIR)
+    get_filename_component(SOURCE_DIR "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)
+endif()
+file(GLOB_RECURSE headers RELATIVE "${SOURCE_DIR}/include" "${SOURCE_DIR}/include/wsx/*")
+foreach(header IN LISTS headers)
+    if(NOT EXISTS "${PREFIX}/include/${header}")
+        list(APPEND missing "include/${header}")
+    endif()
+endforeach()
+if(missing)
+    string(REPLACE ";" "\n  " missing "${missing}")
+    message(FATAL_ERROR "not installed:\n  ${missing}")
+endif()
+
+file(GLOB_RECURSE installed RELATIVE "${PREFIX}" "${PREFIX}/*")
+foreach(file IN LISTS installed)
+    if(NOT file MATCHES "^(include/wsx/.*\\.hpp|${CMAKEDIR}/[^/]+\\.cmake|${PKGCONFIGDIR}/wsx(-[a-z]+)?\\.pc)$")
+        message(FATAL_ERROR "unexpected file installed: ${file}")
+    endif()
+endforeach()
+list(LENGTH installed count)
+message(STATUS "wsx installed into ${PREFIX}: ${count} files, components: ${COMPONENTS}")
