@@ -6,6 +6,7 @@ inline constexpr const char* broadcast_page = R"html(<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>wsx broadcast</title>
+<link rel="icon" href="data:,"><!-- no /favicon.ico request, so no 404 in the console -->
 <style>
   body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem auto; max-width: 56rem; display: grid;
          grid-template-columns: 2fr 1fr; gap: 1.5rem; color: #222; }

@@ -1,21 +1,39 @@
 // A WebSocket echo server: every message on "/" comes back unchanged.
 //   echo_server [--host 0.0.0.0] [--port 9001] [--threads 1]
+//               [--deflate | --deflate-no-context-takeover]
+// --deflate accepts permessage-deflate (RFC 7692) from clients that offer it;
+// the second form also makes both sides reset their compressors per message.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include <wsx/wsx.hpp>
+#if WSX_HAS_DEFLATE
+#include <wsx/deflate.hpp>  // needs zlib: link wsx::deflate
+#endif
 
 int main(int argc, char** argv) {
     wsx::server_options options{.port = 9001};
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; ++i) {
         const std::string_view flag = argv[i];
-        if (flag == "--host") options.host = argv[i + 1];
-        else if (flag == "--port") options.port = static_cast<std::uint16_t>(std::atoi(argv[i + 1]));
-        else if (flag == "--threads") options.threads = static_cast<unsigned>(std::atoi(argv[i + 1]));
+        if (flag == "--deflate" || flag == "--deflate-no-context-takeover") {
+#if WSX_HAS_DEFLATE
+            const bool reset = flag != "--deflate";
+            options.websocket.deflate = wsx::permessage_deflate(
+                {.server_no_context_takeover = reset, .client_no_context_takeover = reset});
+            continue;
+#else
+            std::fprintf(stderr, "%s: built without zlib, no --deflate\n", argv[0]);
+            return 2;
+#endif
+        }
+        const char* value = i + 1 < argc ? argv[++i] : nullptr;
+        if (value && flag == "--host") options.host = value;
+        else if (value && flag == "--port") options.port = static_cast<std::uint16_t>(std::atoi(value));
+        else if (value && flag == "--threads") options.threads = static_cast<unsigned>(std::atoi(value));
         else {
-            std::fprintf(stderr, "usage: %s [--host H] [--port P] [--threads N]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--host H] [--port P] [--threads N] [--deflate]\n", argv[0]);
             return 2;
         }
     }

@@ -20,3 +20,10 @@ echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWSX_SANITIZE=address,undefined
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j "$jobs"
+
+echo "== concurrency tests under ThreadSanitizer"
+concurrent='registry_test|connection_test|server_test|rest_test'
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWSX_SANITIZE=thread \
+      -DWSX_BUILD_EXAMPLES=OFF
+cmake --build build/tsan -j "$jobs" --target registry_test connection_test server_test rest_test
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -R "^(${concurrent})\$"

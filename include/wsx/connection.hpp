@@ -43,6 +43,7 @@
 #include <wsx/options.hpp>
 #include <wsx/prepared_message.hpp>
 #include <wsx/protocol/close_code.hpp>
+#include <wsx/protocol/compression.hpp>
 #include <wsx/protocol/frame_writer.hpp>
 #include <wsx/protocol/message_assembler.hpp>
 #include <wsx/protocol/opcode.hpp>
@@ -75,6 +76,8 @@ struct connection_info {
     std::string user;         // set by the upgrade hook, or empty
     std::any user_data;       // set by the upgrade hook
     asio::ip::tcp::endpoint remote;
+    // permessage-deflate as negotiated in the handshake (enabled = false: not in use).
+    protocol::deflate_config deflate{};
 };
 
 class registry;
@@ -102,8 +105,17 @@ public:
         if (type != opcode::text && type != opcode::binary)
             throw std::invalid_argument("wsx::connection::send: type must be text or binary");
         if (type == opcode::text && !protocol::is_valid_utf8(payload)) return false;
-        if (on_own_thread()) return enqueue_data(type, payload);
+        // Checked before the executor is touched: a handle kept after its
+        // server (and io_context) are gone only ever sees a closed connection.
         if (!accepting_.load(std::memory_order_relaxed)) return false;
+        if (on_own_thread()) return enqueue_data(type, payload);
+        if (compress_out_ && payload.size() >= limits_->deflate.threshold) {
+            // The compressor belongs to the connection's thread: compress there.
+            asio::post(executor_, [self = shared_from_this(), type, p = std::string(payload)] {
+                self->enqueue_data(type, p);
+            });
+            return true;
+        }
         std::string frame;
         encode(frame, type, payload, true);
         asio::post(executor_, [self = shared_from_this(), frame = std::move(frame),
@@ -116,8 +128,8 @@ public:
     bool send(const prepared_message& m) {
         if (!m.valid_text()) return false;
         if (info_role_ == role::client) return send(m.type(), m.payload());
-        if (on_own_thread()) return enqueue_prepared(m);
         if (!accepting_.load(std::memory_order_relaxed)) return false;
+        if (on_own_thread()) return enqueue_prepared(m);
         asio::post(executor_, [self = shared_from_this(), m] { self->enqueue_prepared(m); });
         return true;
     }
@@ -131,8 +143,8 @@ public:
     bool send_fragment(opcode type, std::string_view piece, bool fin) {
         if (type != opcode::text && type != opcode::binary)
             throw std::invalid_argument("wsx::connection::send_fragment: type must be text or binary");
-        if (on_own_thread()) return enqueue_fragment(type, piece, fin);
         if (!accepting_.load(std::memory_order_relaxed)) return false;
+        if (on_own_thread()) return enqueue_fragment(type, piece, fin);
         asio::post(executor_, [self = shared_from_this(), type, p = std::string(piece), fin] {
             self->enqueue_fragment(type, p, fin);
         });
@@ -151,6 +163,7 @@ public:
             throw std::invalid_argument("wsx::connection::close: this close code may not be sent");
         if (!protocol::is_valid_utf8(reason))
             throw std::invalid_argument("wsx::connection::close: reason must be valid UTF-8");
+        if (state() == connection_state::closed) return;
         if (on_own_thread()) return start_close(code, reason);
         asio::post(executor_, [self = shared_from_this(), code, r = std::string(reason)] {
             self->start_close(code, r);
@@ -177,6 +190,13 @@ public:
     std::string_view id() const noexcept { return id_; }
     const std::string& path() const noexcept { return info_.path; }
     const std::string& subprotocol() const noexcept { return info_.subprotocol; }
+    // permessage-deflate (RFC 7692) as negotiated; .enabled is false when not in use.
+    const protocol::deflate_config& deflate() const noexcept { return info_.deflate; }
+    // Heap bytes the permessage-deflate codec holds now (0 when not in use, or
+    // idle without context takeover). Call on the I/O thread.
+    std::size_t deflate_memory() const noexcept {
+        return (inflater_ ? inflater_->memory_usage() : 0) + (deflater_ ? deflater_->memory_usage() : 0);
+    }
     const std::string& user() const noexcept { return info_.user; }
     const asio::ip::tcp::endpoint& remote_endpoint() const noexcept { return info_.remote; }
     role local_role() const noexcept { return info_role_; }
@@ -197,6 +217,7 @@ protected:
           info_(std::move(info)),
           info_role_(r),
           assembler_(protocol::assembler_options{r, limits.max_message_size, ep.streaming}) {
+        setup_deflate(limits.deflate);
         make_id();
         w.link(this);
         last_rx_ = w.now();
@@ -313,7 +334,10 @@ private:
         case event_type::ping:
             // §5.5.2: answer with a pong carrying the same payload, unless we
             // are already closing (no frames after our close frame).
-            if (!close_sent_) enqueue_frame(opcode::pong, ev.payload);
+            // A peer that pings but never reads must not grow the queue
+            // without bound: pongs obey max_buffered_bytes like data.
+            if (!close_sent_ && admit(ev.payload.size() + protocol::max_frame_header_size))
+                enqueue_frame(opcode::pong, ev.payload);
             if (endpoint_->on_ping) guarded([&] { endpoint_->on_ping(*this, ev.payload); });
             break;
         case event_type::pong:
@@ -370,13 +394,67 @@ private:
     // ---- output -------------------------------------------------------------
     bool on_own_thread() const noexcept { return executor_.running_in_this_thread(); }
 
-    void encode(std::string& out, opcode type, std::string_view payload, bool fin) const {
+    void encode(std::string& out, opcode type, std::string_view payload, bool fin,
+                bool rsv1 = false) const {
         if (info_role_ == role::client) {
             const auto key = detail::random_mask_key();
-            protocol::append_frame(out, type, payload, fin, &key);
+            protocol::append_frame(out, type, payload, fin, &key, rsv1);
         } else {
-            protocol::append_frame(out, type, payload, fin);
+            protocol::append_frame(out, type, payload, fin, nullptr, rsv1);
         }
+    }
+
+    // ---- permessage-deflate (RFC 7692) ---------------------------------------
+    // The codec comes from the options (wsx/deflate.hpp); the negotiated
+    // parameters from the handshake. Nothing is allocated here: the codec
+    // allocates its zlib state on the first message that needs it.
+    void setup_deflate(const deflate_options& o) {
+        const protocol::deflate_config& c = info_.deflate;
+        if (!c.enabled || o.codec == nullptr) return;
+        inflater_ = o.codec->make_inflater({c.recv_window_bits, c.recv_no_context_takeover});
+        assembler_.set_inflater(inflater_.get());
+        // zlib cannot compress with a 256-byte window: then we send uncompressed (§6).
+        if (c.send_window_bits >= 9) {
+            deflater_ = o.codec->make_deflater(
+                {c.send_window_bits, o.mem_level, o.level, c.send_no_context_takeover});
+            compress_out_ = true;
+        }
+    }
+
+    bool compresses(std::size_t payload_size) const noexcept {
+        return deflater_ && payload_size >= limits_->deflate.threshold;
+    }
+
+    // What makes two connections' compressed frames of one payload identical
+    // (without context takeover): the compressor's parameters.
+    std::uint32_t compressor_key() const noexcept {
+        const deflate_options& o = limits_->deflate;
+        return (std::uint32_t{info_.deflate.send_window_bits} << 16) |
+               (std::uint32_t{o.mem_level} << 8) | static_cast<std::uint8_t>(o.level);
+    }
+
+    // §7.2.1: a whole message, compressed, with RSV1 on its (only) frame.
+    void encode_compressed(std::string& out, opcode type, std::string_view payload) {
+        // One scratch buffer per thread for the compressed payload, trimmed
+        // after a large message so it does not pin memory.
+        thread_local std::string scratch;
+        scratch.clear();
+        deflater_->compress(payload, scratch);
+        encode(out, type, scratch, true, true);
+        if (scratch.capacity() > (1u << 20)) std::string{}.swap(scratch);
+    }
+
+    // A whole data message: compressed when permessage-deflate is on and it
+    // is not below the threshold; control frames never are (§6.1).
+    void encode_message(std::string& out, opcode type, std::string_view payload) {
+        if (compresses(payload.size())) encode_compressed(out, type, payload);
+        else encode(out, type, payload, true);
+    }
+
+    void enqueue_message(opcode type, std::string_view payload) {
+        if (corked_) encode_message(cork(), type, payload);
+        else queue_.append_with([&](std::string& s) { encode_message(s, type, payload); });
+        schedule_flush();
     }
 
     // Backpressure (architecture: never unbounded memory). A message that finds
@@ -397,7 +475,7 @@ private:
     bool enqueue_data(opcode type, std::string_view payload) {
         if (close_sent_ || fragmenting_ || state() != connection_state::open) return false;
         if (!admit(payload.size() + protocol::max_frame_header_size)) return false;
-        enqueue_frame(type, payload);
+        enqueue_message(type, payload);
         count_out(payload.size());
         return true;
     }
@@ -413,9 +491,21 @@ private:
 
     bool enqueue_prepared(const prepared_message& m, bool flush_now = false) {
         if (close_sent_ || fragmenting_ || state() != connection_state::open) return false;
-        if (!admit(m.frame()->size())) return false;
-        if (corked_) cork().append(*m.frame());
-        else queue_.append(m.frame());
+        const std::shared_ptr<const std::string>* frame = &m.frame();
+        std::shared_ptr<const std::string> compressed;
+        if (compresses(m.payload().size())) {
+            // With context takeover our compressor's history is ours alone, so
+            // the message is compressed for this connection; without it, once
+            // for every connection with the same compressor parameters.
+            if (!info_.deflate.send_no_context_takeover) return enqueue_data(m.type(), m.payload());
+            compressed = m.compressed_frame(compressor_key(), [&](std::string& out) {
+                encode_compressed(out, m.type(), m.payload());
+            });
+            frame = &compressed;
+        }
+        if (!admit((*frame)->size())) return false;
+        if (corked_) cork().append(**frame);
+        else queue_.append(*frame);
         count_out(m.payload().size());
         if (flush_now && !in_turn_) {
             update_buffered();
@@ -448,6 +538,7 @@ private:
     bool send_control(opcode type, std::string_view payload) {
         if (payload.size() > 125)
             throw std::invalid_argument("wsx: control frame payloads are at most 125 bytes");
+        if (!accepting_.load(std::memory_order_relaxed)) return false;
         if (on_own_thread()) {
             if (close_sent_ || state() != connection_state::open) return false;
             enqueue_frame(type, payload);
@@ -646,6 +737,10 @@ private:
         queue_.clear();
         update_buffered();
         assembler_.reset();
+        // The codec's memory goes with the connection's end, not its handle's.
+        assembler_.set_inflater(nullptr);
+        inflater_.reset();
+        deflater_.reset();
         const close_code code = close_code_ ? *close_code_ : close_code::abnormal;
         if (endpoint_->on_close) {
             try {
@@ -702,6 +797,9 @@ private:
     std::string id_;
     role info_role_;
     protocol::message_assembler assembler_;
+    std::unique_ptr<protocol::message_inflater> inflater_; // permessage-deflate, when negotiated
+    std::unique_ptr<protocol::message_deflater> deflater_; // idem, unless we send uncompressed
+    bool compress_out_ = false; // deflater_ was set up (read from any thread, never changes)
     detail::out_queue queue_;
     std::vector<asio::const_buffer> write_bufs_;
     std::optional<close_code> close_code_;
@@ -752,7 +850,8 @@ public:
         return c;
     }
 
-    stream_type& stream() noexcept { return stream_; }
+    // The stream, while the connection is not closed (nullptr after).
+    stream_type* stream() noexcept { return stream_ ? &*stream_ : nullptr; }
 
 private:
     basic_connection(detail::worker& w, stream_type&& stream, const endpoint& ep,
@@ -762,27 +861,33 @@ private:
     auto self() { return std::static_pointer_cast<basic_connection>(shared_from_this()); }
 
     void io_wait_readable() override {
-        stream_.async_wait_readable([s = self()](std::error_code ec) { s->on_readable(ec); });
+        stream_->async_wait_readable([s = self()](std::error_code ec) { s->on_readable(ec); });
     }
     std::size_t io_read_some(std::span<std::uint8_t> into, std::error_code& ec) override {
-        return stream_.read_some(asio::buffer(into.data(), into.size()), ec);
+        return stream_->read_some(asio::buffer(into.data(), into.size()), ec);
     }
     std::size_t io_try_write(const std::vector<asio::const_buffer>& b,
                              std::error_code& ec) override {
-        return stream_.try_write_some(b, ec);
+        return stream_->try_write_some(b, ec);
     }
     void io_async_write(const std::vector<asio::const_buffer>& b) override {
-        stream_.async_write(b, [s = self()](std::error_code ec, std::size_t n) {
+        stream_->async_write(b, [s = self()](std::error_code ec, std::size_t n) {
             s->on_write_done(ec, n);
         });
     }
     bool io_nonblocking_writes() const noexcept override { return stream_type::nonblocking_writes; }
     void io_shutdown() override {
-        stream_.async_shutdown([s = self()](std::error_code ec) { s->on_shutdown_done(ec); });
+        stream_->async_shutdown([s = self()](std::error_code ec) { s->on_shutdown_done(ec); });
     }
-    void io_close() noexcept override { stream_.close(); }
+    // Closing also destroys the stream, so a handle the application keeps
+    // after the server and its io_context are gone holds no socket.
+    void io_close() noexcept override {
+        if (!stream_) return;
+        stream_->close();
+        stream_.reset();
+    }
 
-    stream_type stream_;
+    std::optional<stream_type> stream_;
 };
 
 } // namespace wsx

@@ -7,6 +7,8 @@
 #include <string>
 
 #include <wsx/http/parser.hpp>
+#include <wsx/http/permessage_deflate.hpp>
+#include <wsx/protocol/compression.hpp>
 
 namespace wsx {
 
@@ -21,6 +23,46 @@ enum class backpressure_policy : std::uint8_t {
     close,
     // Drop the message (send returns false, the drop is counted).
     drop,
+};
+
+// permessage-deflate (RFC 7692). Off unless `codec` is set, which wsx::permessage_deflate()
+// from <wsx/deflate.hpp> does: that header is the one that needs zlib (link wsx::deflate),
+// so programs that do not use compression never do.
+//
+// Memory per connection, once a message has used it (zlib, measured): compressing costs
+// about 2^(server_max_window_bits+2) + 2^(mem_level+9) bytes (268 KiB at 15 / 8), inflating
+// about 7 KiB + 2^client_max_window_bits (39 KiB at 15). Nothing is allocated before the
+// first compressed message in that direction; a direction without context takeover holds
+// nothing between messages (a small per-thread cache lends the state for each message).
+struct deflate_options {
+    // The codec; null: permessage-deflate is not offered or accepted.
+    const protocol::deflate_codec* codec = nullptr;
+    // The server resets its compressor after each message. Costs ratio on streams of
+    // similar messages; saves the server ~268 KiB per idle connection and lets a broadcast
+    // be compressed once and shared by every connection (prepared_message).
+    bool server_no_context_takeover = false;
+    // The client resets its compressor after each message: saves the server ~39 KiB per
+    // idle connection (its inflater's window).
+    bool client_no_context_takeover = false;
+    // LZ77 windows (9-15 for the server, 8-15 for the client): 2^bits bytes of history.
+    // A server always accepts a client's request for smaller ones.
+    std::uint8_t server_max_window_bits = 15;
+    std::uint8_t client_max_window_bits = 15;
+    // zlib's memLevel for our compressor (1-9): its hash table is 2^(mem_level+9) bytes.
+    std::uint8_t mem_level = 8;
+    // zlib's compression level for our compressor (0-9; 1 fastest, 6 zlib's default).
+    std::int8_t level = 6;
+    // Messages shorter than this many bytes are sent uncompressed: below a few hundred
+    // bytes DEFLATE saves little and costs a compressor call per message.
+    std::size_t threshold = 256;
+
+    bool enabled() const noexcept { return codec != nullptr; }
+
+    // The negotiation parameters (what a server accepts, what a client offers).
+    http::permessage_deflate_preferences preferences() const noexcept {
+        return {server_no_context_takeover, client_no_context_takeover, server_max_window_bits,
+                client_max_window_bits};
+    }
 };
 
 // Per-connection WebSocket limits. The defaults bound the memory one client can
@@ -41,6 +83,8 @@ struct connection_options {
     // After a close frame is sent: how long to wait for the peer's close and TCP
     // close before dropping the socket. Five seconds covers slow mobile links.
     std::chrono::milliseconds close_timeout = 5s;
+    // permessage-deflate: off by default (see deflate_options).
+    deflate_options deflate{};
 };
 
 struct server_options {

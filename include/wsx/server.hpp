@@ -39,6 +39,7 @@
 #include <wsx/http/handshake.hpp>
 #include <wsx/http/message.hpp>
 #include <wsx/http/parser.hpp>
+#include <wsx/http/permessage_deflate.hpp>
 #include <wsx/options.hpp>
 #include <wsx/protocol/role.hpp>
 #include <wsx/transport/concept.hpp>
@@ -135,7 +136,16 @@ private:
         const std::string_view text{reinterpret_cast<const char*>(bytes.data()), bytes.size()};
         const std::size_t used = parser_.feed(text);
         switch (parser_.status()) {
-        case http::parse_status::need_more: return true;
+        case http::parse_status::need_more:
+            // RFC 7231 §5.1.1: a client that asked "Expect: 100-continue" waits
+            // for this before sending the body; answer, then read on.
+            if (!continue_sent_ && parser_.awaiting_body() &&
+                http::iequals(parser_.get().headers.get("Expect"), "100-continue")) {
+                continue_sent_ = true;
+                send_continue();
+                return false;
+            }
+            return true;
         case http::parse_status::error:
             respond_error(parser_.error_status(), parser_.error_message());
             return false;
@@ -191,7 +201,13 @@ private:
             }
             if (ctx.rejected()) return respond_error(ctx.rejected_status(), ctx.rejected_message());
         }
-        http::response res = http::make_upgrade_response(req, ctx.subprotocol);
+        // RFC 7692 §7.1: permessage-deflate, when this endpoint has a codec
+        // and the client offered something we can honour.
+        std::optional<http::deflate_agreement> pmd;
+        if (route.limits.deflate.enabled())
+            pmd = http::negotiate_permessage_deflate(req.headers, route.limits.deflate.preferences());
+        http::response res = http::make_upgrade_response(
+            req, ctx.subprotocol, pmd ? std::string_view{pmd->response} : std::string_view{});
         for (const auto& [name, value] : ctx.response_headers) res.headers.add(name, value);
         const std::string preface = http::to_string(res);
 
@@ -200,6 +216,7 @@ private:
         w.unlink(this);
         connection_info info{std::string{req.path()}, std::move(ctx.subprotocol),
                              std::move(ctx.user), std::move(ctx.user_data), remote};
+        if (pmd) info.deflate = pmd->config;
         basic_connection<Transport>::open(w, std::move(stream_), route.ep, route.limits,
                                           role::server, std::move(info), preface, early);
     }
@@ -217,6 +234,11 @@ private:
         out_.clear();
         http::serialize(res, out_);
         bufs_.assign(1, asio::buffer(out_));
+        // A large response to a slow reader may take longer than a request
+        // may: allow the longer of the handshake and idle timeouts to write it.
+        if (worker* w = owner())
+            deadline_ = w->now() + w->ticks(std::max(options_.handshake_timeout,
+                                                     options_.websocket.idle_timeout));
         stream_.async_write(bufs_, [self = this->shared_from_this(), keep_alive](
                                        std::error_code ec, std::size_t) {
             // stop() or the deadline may have closed the session after the
@@ -227,12 +249,25 @@ private:
             // Lingering close: FIN, then read until the peer closes, so our
             // response is not destroyed by a reset (RFC 7230 §6.6).
             self->draining_ = true;
+            if (worker* w = self->owner())
+                self->deadline_ = w->now() + w->ticks(self->options_.handshake_timeout);
             self->stream_.async_shutdown([self](std::error_code) { self->wait_readable(); });
+        });
+    }
+
+    void send_continue() {
+        static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
+        bufs_.assign(1, asio::buffer(interim));
+        stream_.async_write(bufs_, [self = this->shared_from_this()](std::error_code ec, std::size_t) {
+            if (self->done_) return;
+            if (ec) return self->finish();
+            self->wait_readable();
         });
     }
 
     void next_request() {
         parser_.reset();
+        continue_sent_ = false;
         if (worker* w = owner()) deadline_ = w->now() + w->ticks(options_.handshake_timeout);
         std::string pending = std::move(pending_in_);
         pending_in_.clear();
@@ -268,6 +303,7 @@ private:
     std::uint32_t deadline_ = 0;
     bool done_ = false;
     bool draining_ = false;
+    bool continue_sent_ = false;
 };
 
 } // namespace detail
@@ -386,6 +422,10 @@ public:
 
     // Waits for the background threads started by start().
     void join() {
+        for (auto& t : threads_)
+            if (t.get_id() == std::this_thread::get_id())
+                throw std::logic_error("wsx: join() called from one of the server's own threads "
+                                       "would wait for itself; call stop() there instead");
         for (auto& t : threads_)
             if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
         threads_.clear();

@@ -41,6 +41,7 @@ struct memory_transport {
         int fail_at = -1;                // 0-based index of the operation that fails
         int operations = 0;
         std::size_t write_calls = 0;     // how many times bytes were written (syscalls, for a socket)
+        std::vector<const void*> written_from;  // start of every buffer a write took bytes from
         std::function<void(std::error_code)> read_waiter;
         std::function<void()> write_waiter;
 
@@ -121,6 +122,7 @@ struct memory_transport {
             std::size_t n = 0;
             for (const asio::const_buffer& b : buffers) {
                 const std::size_t take = std::min(b.size(), p_->write_budget);
+                if (take > 0) p_->written_from.push_back(b.data());
                 p_->outbound.append(static_cast<const char*>(b.data()), take);
                 p_->write_budget -= take;
                 n += take;
@@ -147,6 +149,7 @@ struct memory_transport {
 
         void close() noexcept {
             p_->closed = true;
+            p_->write_waiter = nullptr;  // it refers to this stream, which may go away now
             if (p_->read_waiter)
                 asio::post(p_->io, [h = std::exchange(p_->read_waiter, nullptr)] {
                     h(asio::error::operation_aborted);

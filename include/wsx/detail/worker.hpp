@@ -7,6 +7,7 @@
 //    gathered before one write;
 //  - one sweep timer that checks every connection's deadlines (handshake, idle,
 //    ping, close) instead of one timer object per connection.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -98,7 +99,7 @@ public:
         node->next_ = head_;
         if (head_) head_->prev_ = node;
         head_ = node;
-        ++size_;
+        size_.fetch_add(1, std::memory_order_relaxed);
         if (!sweeping_) start_sweep();
     }
     void unlink(timed_node* node) noexcept {
@@ -108,9 +109,10 @@ public:
         if (node->next_) node->next_->prev_ = node->prev_;
         node->prev_ = node->next_ = nullptr;
         node->owner_ = nullptr;
-        --size_;
+        size_.fetch_sub(1, std::memory_order_relaxed);
     }
-    std::size_t size() const noexcept { return size_; }
+    // Safe from any thread (a snapshot).
+    std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
     // Server stop: ask every node to close gracefully; the sweep forces the
     // ones still there after `grace`. The worker's io_context runs out of work
@@ -150,7 +152,7 @@ private:
     }
 
     timed_node* head_ = nullptr;
-    std::size_t size_ = 0;
+    std::atomic<std::size_t> size_{0};
     asio::io_context& context_;
     asio::steady_timer timer_;
     std::chrono::milliseconds resolution_;

@@ -116,6 +116,13 @@ public:
         return parse_status::need_more;
     }
 
+    // The header section is complete and body bytes are still expected: the moment a
+    // server answers "Expect: 100-continue" (RFC 7231 §5.1.1).
+    bool awaiting_body() const noexcept {
+        return state_ != state::start_line && state_ != state::headers && state_ != state::done &&
+               state_ != state::failed;
+    }
+
     // Says what was wrong with the input ("header line without a colon", ...); "" unless
     // status() is error.
     std::string_view error_message() const noexcept { return error_message_; }

@@ -7,14 +7,22 @@
 // returns at most one event per call. It keeps only what an unfinished frame needs: up to 14
 // header bytes inline, and the payload of an unfinished message in one growable buffer, so
 // an idle assembler is small and the caller's read buffer can be reused at once.
+//
+// permessage-deflate (RFC 7692): once the caller hands it an inflater (set_inflater), RSV1
+// on the first frame of a data message marks the message compressed; its payload is
+// inflated as it arrives, through the zlib-free interface of protocol/compression.hpp. The
+// message size limit and UTF-8 validation then apply to the inflated bytes, step by step
+// while inflating, so neither a decompression bomb nor invalid text is ever inflated whole.
 
 #include "wsx/protocol/close_code.hpp"
+#include "wsx/protocol/compression.hpp"
 #include "wsx/protocol/frame_header.hpp"
 #include "wsx/protocol/mask.hpp"
 #include "wsx/protocol/opcode.hpp"
 #include "wsx/protocol/role.hpp"
 #include "wsx/protocol/utf8.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -29,6 +37,7 @@ struct assembler_options {
     role local_role = role::server;
     // Limit on a whole message (the sum of its fragments). A frame header that would take the
     // message over it fails the connection with 1009 (§7.4.1) before its payload is read.
+    // For a compressed message it is the limit on the inflated size, checked while inflating.
     std::uint64_t max_message_size = 16u << 20;
     // Streaming mode: each data frame's payload is delivered as it arrives, in pieces (event
     // fin = false until the last piece of the final frame), straight from the input and never
@@ -75,6 +84,7 @@ public:
 
     // Back to the initial state (options kept); releases the message buffer.
     void reset() noexcept {
+        end_compressed_message();
         std::string().swap(buf_);
         message_size_ = 0;
         remaining_ = 0;
@@ -97,6 +107,13 @@ public:
 
     // Takes effect from the next frame header.
     void set_max_message_size(std::uint64_t n) noexcept { options_.max_message_size = n; }
+
+    // Enables permessage-deflate on receive (RFC 7692 §6): messages whose first frame has
+    // RSV1 set are inflated by `inflater`, which the caller keeps alive while it is set.
+    // Null (the default) disables it: RSV1 is then a protocol error (RFC 6455 §5.2). Call it
+    // between messages (right after the opening handshake).
+    void set_inflater(message_inflater* inflater) noexcept { inflater_ = inflater; }
+    message_inflater* inflater() const noexcept { return inflater_; }
 
     // Bytes held in the message buffer for an unfinished message (and an unfinished control
     // frame split across reads); 0 when idle. See heap_capacity() for the allocation size.
@@ -159,6 +176,7 @@ private:
     }
 
     result fail(std::size_t consumed, close_code code, std::string_view what) noexcept {
+        end_compressed_message();
         phase_ = phase::finished;
         utf8_.reset();
         std::string().swap(buf_); // no payload refers to it: free it now
@@ -200,9 +218,35 @@ private:
         if (fin) {
             in_message_ = false;
             message_size_ = 0;
+            end_compressed_message();
         }
         return {consumed, ev};
     }
+
+    // A compressed message is over (delivered or abandoned): the inflater resets, and without
+    // context takeover gives its memory back.
+    void end_compressed_message() noexcept {
+        if (compressed_ && inflater_ != nullptr) inflater_->end_message();
+        compressed_ = false;
+        inflated_size_ = 0;
+    }
+
+    // The limit on the wire size of a compressed message. DEFLATE expands incompressible
+    // data by a few bytes per stored block (at most 5 per 16 KiB with zlib), so an eighth
+    // more than the inflated limit is ample; the limit that matters, on the inflated size,
+    // is applied while inflating.
+    std::uint64_t compressed_wire_limit() const noexcept {
+        const std::uint64_t max = options_.max_message_size;
+        const std::uint64_t extra = (max >> 3) + 1024;
+        return max > UINT64_MAX - extra ? UINT64_MAX : max + extra;
+    }
+
+    // RFC 7692 §7.2.2: inflates one piece of a compressed message's payload (`last`: the end
+    // of the message) onto the end of buf_, a bounded step at a time. After each step the
+    // inflated size is checked against the limit (1009) and new text is validated (1007), so
+    // a bomb stops at the limit and invalid text at the step that holds it. Returns an error
+    // event, or a need_more event when all of the piece was inflated.
+    event inflate_piece(std::string_view piece, bool last);
 
     assembler_options options_;
     std::string buf_; // the unfinished message, then (at its end) a split control payload
@@ -222,20 +266,31 @@ private:
     bool in_message_ = false;  // a text/binary frame started a message not finished yet
     phase phase_ = phase::header;
     pending pending_ = pending::none;
+    bool compressed_ = false;                // the current message is compressed (RFC 7692)
+    std::uint64_t inflated_size_ = 0;        // inflated bytes of the current message so far
+    message_inflater* inflater_ = nullptr;   // set when permessage-deflate was negotiated
 };
 
 inline event message_assembler::begin_frame(const frame_header& h,
                                             std::size_t header_size) noexcept {
     // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that defines meanings for
-    // non-zero values". None is implemented yet. The seam for permessage-deflate: RFC 7692
-    // §6 lets RSV1 through here on the first frame of a data message when it was negotiated.
-    if (h.rsv1 || h.rsv2 || h.rsv3) {
+    // non-zero values". permessage-deflate (RFC 7692 §6), when negotiated (an inflater is
+    // set), gives RSV1 a meaning on the first frame of a data message only.
+    if (h.rsv2 || h.rsv3 || (h.rsv1 && inflater_ == nullptr)) {
         return make_error(close_code::protocol_error,
                           "reserved bit set without a negotiated extension");
     }
     // §5.2: "If an unknown opcode is received, the receiving endpoint MUST _Fail_".
     if (!is_known_opcode(static_cast<std::uint8_t>(h.op))) {
         return make_error(close_code::protocol_error, "reserved opcode");
+    }
+    // RFC 7692 §6: the "Per-Message Compressed" bit is set only on the first frame of a
+    // message; control frames are never compressed (§6.1).
+    if (h.rsv1 && is_control(h.op)) {
+        return make_error(close_code::protocol_error, "RSV1 set on a control frame");
+    }
+    if (h.rsv1 && h.op == opcode::continuation) {
+        return make_error(close_code::protocol_error, "RSV1 set on a continuation frame");
     }
     // §5.1: a server MUST fail on an unmasked frame, a client on a masked one.
     if (options_.local_role == role::server && !h.masked) {
@@ -271,15 +326,19 @@ inline event message_assembler::begin_frame(const frame_header& h,
                               "new data frame while a fragmented message is in progress");
         }
         // §10.4: an endpoint may limit message size and close with 1009 (§7.4.1); decide from
-        // the header so that no byte of an oversized message is buffered.
+        // the header so that no byte of an oversized message is buffered. A compressed
+        // message is held to its inflated size while inflating, its wire size only loosely.
         const std::uint64_t so_far = h.op == opcode::continuation ? message_size_ : 0;
-        const std::uint64_t max = options_.max_message_size;
+        const bool compressed = h.op == opcode::continuation ? compressed_ : h.rsv1;
+        const std::uint64_t max = compressed ? compressed_wire_limit() : options_.max_message_size;
         if (so_far > max || h.payload_length > max - so_far) {
             return make_error(close_code::message_too_big, "message too big");
         }
         if (h.op != opcode::continuation) {
             in_message_ = true;
             message_type_ = h.op;
+            compressed_ = h.rsv1;
+            inflated_size_ = 0;
         }
         message_size_ = so_far + h.payload_length;
     }
@@ -371,9 +430,29 @@ inline message_assembler::result message_assembler::consume(std::span<std::uint8
             return control_event(pos, std::string_view(buf_).substr(buf_.size() - ctrl_buffered_));
         }
 
+        const bool message_done = frame_done && frame_fin_;
+        if (compressed_) {
+            // RFC 7692: the inflated bytes gather in buf_ (never the compressed ones). The
+            // end of the message is inflated even when its last frame is empty: that is
+            // when the §7.2.2 tail goes in.
+            if (take != 0 || message_done) {
+                const event ev = inflate_piece(piece, message_done);
+                if (ev.type == event_type::error) return fail(pos, ev.code, ev.what);
+                if (message_done && message_type_ == opcode::text && !utf8_.finish()) {
+                    return fail(pos, close_code::invalid_payload,
+                                "text message ends inside a UTF-8 sequence");
+                }
+            }
+            if (message_done || (options_.deliver_partial && !buf_.empty())) {
+                pending_ = pending::message; // streaming: each piece's output, then dropped
+                return message_event(pos, buf_, message_done);
+            }
+            if (!frame_done) return {size, event{}};
+            continue;
+        }
+
         // Data: §8.1, a text message must be valid UTF-8; check each piece as it arrives so
         // that invalid text fails as soon as the offending byte is consumed.
-        const bool message_done = frame_done && frame_fin_;
         if (message_type_ == opcode::text) {
             if (!utf8_.feed(piece)) {
                 return fail(pos, close_code::invalid_payload, "invalid UTF-8 in a text message");
@@ -402,6 +481,39 @@ inline message_assembler::result message_assembler::consume(std::span<std::uint8
             pending_ = pending::message;
             return message_event(pos, buf_, true);
         }
+    }
+}
+
+inline event message_assembler::inflate_piece(std::string_view piece, bool last) {
+    std::span<const std::uint8_t> in{reinterpret_cast<const std::uint8_t*>(piece.data()),
+                                     piece.size()};
+    const std::uint64_t max = options_.max_message_size;
+    for (;;) {
+        // Steps grow with the message (1 KiB to 256 KiB), so a big message takes few calls
+        // and a small one allocates little; never more than one byte past the limit, which
+        // is how going over it is seen.
+        std::size_t step = std::max(std::min(in.size(), std::size_t{1} << 16) * 4,
+                                    static_cast<std::size_t>(std::min<std::uint64_t>(
+                                        inflated_size_, std::uint64_t{1} << 18)));
+        step = std::clamp<std::size_t>(step, 1024, std::size_t{1} << 18);
+        const std::uint64_t room = max - inflated_size_; // inflated_size_ <= max here
+        if (room < step) step = static_cast<std::size_t>(room) + 1;
+        const std::size_t old = buf_.size();
+        buf_.resize(old + step);
+        auto* out = reinterpret_cast<std::uint8_t*>(buf_.data()) + old;
+        const inflate_result r = inflater_->inflate(in, {out, step}, last);
+        buf_.resize(old + r.produced);
+        in = in.subspan(r.consumed);
+        inflated_size_ += r.produced;
+        if (r.error) return make_error(close_code::invalid_payload, "invalid compressed data");
+        if (inflated_size_ > max) {
+            return make_error(close_code::message_too_big, "message too big after decompression");
+        }
+        if (message_type_ == opcode::text && r.produced != 0 &&
+            !utf8_.feed({buf_.data() + old, r.produced})) {
+            return make_error(close_code::invalid_payload, "invalid UTF-8 in a text message");
+        }
+        if (r.done) return event{};
     }
 }
 

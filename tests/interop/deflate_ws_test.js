@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+// Interop: permessage-deflate (RFC 7692) between the npm `ws` package and wsx's echo
+// example started with --deflate (and --deflate-no-context-takeover).
+//
+// Usage: node deflate_ws_test.js <echo_server> <node_modules dir holding ws>
+// (tests/deflate/CMakeLists.txt installs ws with `npm install --prefix` in the build tree.)
+// Exits non-zero on failure; the last line is "N passed, N failed".
+'use strict';
+
+const { spawn } = require('child_process');
+const crypto = require('crypto');
+const path = require('path');
+const readline = require('readline');
+
+const [binary, modules] = process.argv.slice(2);
+const WebSocket = require(path.resolve(modules, 'ws'));
+
+let passed = 0;
+let failed = 0;
+function check(name, cond, detail = '') {
+  if (cond) passed++;
+  else failed++;
+  console.log((cond ? 'ok   ' : 'FAIL ') + name + (cond ? '' : '  ' + detail));
+}
+
+function jsonMessage(size) {
+  const items = [];
+  let n = 0;
+  while (n < size) {
+    const i = items.length;
+    const item = { id: i, name: `item-${i}`, tags: ['alpha', 'beta'], price: i * 1.25, in_stock: i % 3 === 0 };
+    items.push(item);
+    n += JSON.stringify(item).length + 1;
+  }
+  return JSON.stringify(items);
+}
+
+function startServer(flag) {
+  return new Promise((resolve, reject) => {
+    const server = spawn(binary, ['--host', '127.0.0.1', '--port', '0', flag], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = readline.createInterface({ input: server.stdout });
+    lines.once('line', (line) => {
+      const m = /ws:\/\/[\d.]+:(\d+)\//.exec(line);
+      if (!m) return reject(new Error('server did not print its URL: ' + line));
+      resolve({ server, port: Number(m[1]) });
+    });
+    server.once('error', reject);
+  });
+}
+
+function stopServer(server, name) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.kill('SIGKILL'), 10000);
+    server.once('exit', (code) => {
+      clearTimeout(timer);
+      check(`${name}: server exits cleanly on SIGTERM`, code === 0, `exit ${code}`);
+      resolve();
+    });
+    server.kill('SIGTERM');
+  });
+}
+
+// A connected client with a queue of received messages.
+function connect(url, perMessageDeflate) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate, maxPayload: 0 });
+    const queue = [];
+    const waiters = [];
+    let answer = '';
+    ws.on('upgrade', (res) => { answer = res.headers['sec-websocket-extensions'] || ''; });
+    ws.on('message', (data, isBinary) => {
+      const m = { data, isBinary };
+      if (waiters.length) waiters.shift()(m);
+      else queue.push(m);
+    });
+    ws.once('open', () => resolve({
+      ws,
+      answer,
+      next: () => new Promise((res) => (queue.length ? res(queue.shift()) : waiters.push(res))),
+    }));
+    ws.once('error', reject);
+  });
+}
+
+function closed(ws) {
+  return new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+}
+
+const CONFIGS = [
+  ['defaults (context takeover)', true, []],
+  ['compress everything', { threshold: 0 }, []],
+  ['no context takeover', { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 },
+    ['server_no_context_takeover', 'client_no_context_takeover']],
+  ['small windows', { serverMaxWindowBits: 10, clientMaxWindowBits: 9, threshold: 0 },
+    ['server_max_window_bits=10', 'client_max_window_bits=9']],
+];
+
+async function cases(url, serverName, serverParams) {
+  for (const [name, options, expected] of CONFIGS) {
+    const label = `[${serverName}] ${name}`;
+    const c = await connect(url, options);
+    const want = ['permessage-deflate', ...expected, ...serverParams];
+    check(`${label}: negotiated (${c.answer})`, want.every((p) => c.answer.includes(p)), c.answer);
+    const messages = [
+      ['small text', 'hello', false],
+      ['unicode text', 'héllo wörld ✓ 😀'.repeat(50), false],
+      ['empty text', '', false],
+      ['2 KiB JSON', jsonMessage(2048), false],
+      ['1 MiB JSON', jsonMessage(1 << 20), false],
+      ['1 MiB JSON again', jsonMessage(1 << 20), false],
+      ['incompressible 100 KiB binary', crypto.randomBytes(100 * 1024), true],
+      ['1 MiB zeros binary', Buffer.alloc(1 << 20), true],
+    ];
+    for (const [what, msg, binary] of messages) {
+      c.ws.send(msg, { binary });
+      const got = await c.next();
+      const same = binary ? got.isBinary && Buffer.compare(got.data, msg) === 0
+        : !got.isBinary && got.data.toString() === msg;
+      check(`${label}: ${what}`, same, `got ${got.data.length} bytes`);
+    }
+    const many = [];
+    for (let i = 0; i < 200; i++) many.push(JSON.stringify({ seq: i, text: 'pipelined '.repeat(i % 50) }));
+    for (const m of many) c.ws.send(m);
+    const got = [];
+    for (let i = 0; i < many.length; i++) got.push((await c.next()).data.toString());
+    check(`${label}: 200 pipelined JSON messages in order`, got.join('\n') === many.join('\n'));
+    const end = closed(c.ws);
+    c.ws.close(1000);
+    check(`${label}: clean close`, (await end) === 1000);
+  }
+}
+
+async function main() {
+  for (const [flag, params] of [['--deflate', []],
+    ['--deflate-no-context-takeover', ['server_no_context_takeover', 'client_no_context_takeover']]]) {
+    const { server, port } = await startServer(flag);
+    try {
+      await cases(`ws://127.0.0.1:${port}/`, flag, params);
+    } catch (e) {
+      check(`[${flag}] ran without an exception`, false, String(e && e.stack || e));
+    } finally {
+      await stopServer(server, flag);
+    }
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+setTimeout(() => {
+  console.log('FAIL timed out');
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+}, 120000).unref();
+
+main();
