@@ -100,11 +100,20 @@ public:
         return send(opcode::binary,
                     {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
     }
-    bool send(const message& m) { return send(m.type(), m.text()); }
+    bool send(const message& m) {
+        // A received text message was validated as it arrived: echoing or
+        // forwarding it does not validate it again.
+        if (m.validated_) return send_valid(m.type(), m.text());
+        return send(m.type(), m.text());
+    }
     bool send(opcode type, std::string_view payload) {
         if (type != opcode::text && type != opcode::binary)
             throw std::invalid_argument("wsx::connection::send: type must be text or binary");
         if (type == opcode::text && !protocol::is_valid_utf8(payload)) return false;
+        return send_valid(type, payload);
+    }
+private:
+    bool send_valid(opcode type, std::string_view payload) {
         // Checked before the executor is touched: a handle kept after its
         // server (and io_context) are gone only ever sees a closed connection.
         if (!accepting_.load(std::memory_order_relaxed)) return false;
@@ -124,6 +133,8 @@ public:
         });
         return true;
     }
+
+public:
     // Queues a frame encoded once for many connections (broadcast).
     bool send(const prepared_message& m) {
         if (!m.valid_text()) return false;
@@ -255,8 +266,10 @@ protected:
         detail::worker* w = owner();
         if (!w) return finish(asio::error::operation_aborted);
         const std::span<std::uint8_t> buffer = w->read_buffer();
-        // Read until the socket is drained (the reactor is edge-triggered), but
-        // give other connections a turn after a few full buffers.
+        // A read that did not fill the buffer took everything there was: wait
+        // again (Asio re-arms the descriptor when a wait starts, so nothing
+        // left behind is missed) rather than pay a read that finds nothing.
+        // After a few full buffers, give other connections a turn.
         for (int round = 0; round < 8; ++round) {
             std::error_code rec;
             const std::size_t n = io_read_some(buffer, rec);
@@ -268,6 +281,7 @@ protected:
             ping_sent_ = false;
             handle_input(buffer.first(n));
             if (state() == connection_state::closed) return;
+            if (n < buffer.size()) return wait_readable();
         }
         reading_ = true;
         asio::post(executor_, [self = shared_from_this()] { self->on_readable({}); });
@@ -293,7 +307,12 @@ private:
     // and write it now rather than posting a flush per recipient.
     bool deliver(const prepared_message& m) {
         if (info_role_ == role::client) return send(m.type(), m.payload());
-        return enqueue_prepared(m, true);
+        // Inside some connection's read turn on this thread (a broadcast made
+        // by a handler), many broadcasts may follow: one posted flush per
+        // recipient gathers them into one write. Elsewhere (a batch posted from
+        // another thread) write now, so a burst of batches cannot pile up.
+        const detail::worker* w = owner();
+        return enqueue_prepared(m, !(w && w->turns > 0));
     }
 
     // ---- input --------------------------------------------------------------
@@ -329,7 +348,10 @@ private:
             if (ev.fin) messages_in_.fetch_add(1, std::memory_order_relaxed);
             bytes_in_.fetch_add(ev.payload.size(), std::memory_order_relaxed);
             if (endpoint_->on_message)
-                guarded([&] { endpoint_->on_message(*this, message{ev.message_type, ev.payload, ev.fin}); });
+                guarded([&] {
+                    endpoint_->on_message(*this, message{ev.message_type, ev.payload, ev.fin,
+                                                         message::validated_tag{}});
+                });
             break;
         case event_type::ping:
             // §5.5.2: answer with a pong carrying the same payload, unless we
@@ -595,8 +617,13 @@ private:
     // queued, so ordering holds, and only where writes can be non-blocking.
     void begin_turn() {
         in_turn_ = true;
-        detail::worker* w = owner();
-        if (w && !w->cork_owner && queue_.empty() && !writing_ && io_nonblocking_writes()) {
+        // Kept for the whole turn: if the connection finished meanwhile its
+        // owner() is already gone, but the worker's count must still drop.
+        turn_worker_ = owner();
+        detail::worker* w = turn_worker_;
+        if (!w) return;
+        ++w->turns;
+        if (!w->cork_owner && queue_.empty() && !writing_ && io_nonblocking_writes()) {
             w->cork_owner = this;
             corked_ = true;
         }
@@ -604,9 +631,10 @@ private:
 
     void end_turn() {
         in_turn_ = false;
-        if (corked_) {
+        detail::worker* w = std::exchange(turn_worker_, nullptr);
+        if (w) --w->turns;
+        if (corked_ && w) {
             corked_ = false;
-            detail::worker* w = owner();
             std::string& c = w->cork_buffer();
             w->cork_owner = nullptr;
             if (!c.empty() && state() != connection_state::closed) {
@@ -820,6 +848,7 @@ private:
     bool corked_ = false;
     bool flush_posted_ = false;
     bool wrote_ = false;
+    detail::worker* turn_worker_ = nullptr;
     bool fragmenting_ = false;
     opcode out_type_ = opcode::text;
     protocol::utf8_validator out_utf8_;
@@ -844,8 +873,9 @@ public:
                                                   const connection_options& limits, role r,
                                                   connection_info info, std::string_view preface,
                                                   std::span<std::uint8_t> early) {
-        auto c = std::shared_ptr<basic_connection>(
-            new basic_connection(w, std::move(stream), ep, limits, r, std::move(info)));
+        // make_shared: the object and its control block in one allocation.
+        auto c = std::make_shared<basic_connection>(construct_key{}, w, std::move(stream), ep,
+                                                    limits, r, std::move(info));
         c->start(preface, early);
         return c;
     }
@@ -853,10 +883,16 @@ public:
     // The stream, while the connection is not closed (nullptr after).
     stream_type* stream() noexcept { return stream_ ? &*stream_ : nullptr; }
 
-private:
-    basic_connection(detail::worker& w, stream_type&& stream, const endpoint& ep,
+    // Public for make_shared only: the key can be made by open() alone.
+    class construct_key {
+        friend class basic_connection;
+        construct_key() = default;
+    };
+    basic_connection(construct_key, detail::worker& w, stream_type&& stream, const endpoint& ep,
                      const connection_options& limits, role r, connection_info info)
         : connection(w, ep, limits, r, std::move(info)), stream_(std::move(stream)) {}
+
+private:
 
     auto self() { return std::static_pointer_cast<basic_connection>(shared_from_this()); }
 

@@ -10,6 +10,8 @@
 
 namespace wsx {
 
+class connection;
+
 // A view of one received message (or, in streaming mode, one piece of it).
 // It does not own its bytes: they are valid only during the on_message call.
 // Copy what you need (std::string{m.text()}) to keep it longer.
@@ -33,9 +35,16 @@ public:
     std::string to_string() const { return std::string{payload_}; }
 
 private:
+    friend class connection;
+    // Only the connection makes messages whose text it has already validated.
+    struct validated_tag {};
+    constexpr message(opcode type, std::string_view payload, bool final, validated_tag) noexcept
+        : payload_(payload), type_(type), final_(final), validated_(true) {}
+
     std::string_view payload_;
     opcode type_;
     bool final_;
+    bool validated_ = false;
 };
 
 } // namespace wsx
