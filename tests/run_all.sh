@@ -27,3 +27,6 @@ cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWSX_SANITIZE=thread
       -DWSX_BUILD_EXAMPLES=OFF
 cmake --build build/tsan -j "$jobs" --target registry_test connection_test server_test rest_test
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -R "^(${concurrent})\$"
+
+echo "== benchmark smoke run (every scenario at tiny sizes; the full run is benchmarks/run.sh)"
+bash benchmarks/run.sh --smoke
