@@ -1,0 +1,131 @@
+// permessage-deflate end to end over loopback TCP: wsx's server negotiates it in the 101
+// (include/wsx/server.hpp), wsx's client offers it and checks the answer
+// (include/wsx/client.hpp), and messages flow compressed both ways.
+#include <wsx/deflate.hpp>
+
+#include <wsx/client.hpp>
+#include <wsx/server.hpp>
+#include <wsx/endpoints.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "catch.hpp"
+#include "loopback_client.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+template <class Pred>
+bool run_until(asio::io_context& io, Pred pred, std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        io.restart();
+        if (io.run_one_for(10ms) == 0) std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
+std::string json(std::size_t n) {
+    std::string s = "[";
+    for (int i = 0; s.size() < n; ++i) s += "{\"id\":" + std::to_string(i) + ",\"v\":\"value\"},";
+    s.back() = ']';
+    return s;
+}
+
+struct echo_server {
+    wsx::server server;
+    explicit echo_server(wsx::deflate_options d)
+        : server([&] {
+              wsx::server_options o{.host = "127.0.0.1", .port = 0, .threads = 1};
+              o.websocket.deflate = d;
+              return o;
+          }()) {
+        server.websocket("/", wsx::endpoints::echo());
+        server.start();
+    }
+    ~echo_server() {
+        server.stop();
+        server.join();
+    }
+    std::string url() const { return "ws://127.0.0.1:" + std::to_string(server.port()) + "/"; }
+};
+
+} // namespace
+
+TEST_CASE("the 101 answers a permessage-deflate offer, and only when deflate is on") {
+    echo_server on(wsx::permessage_deflate({.server_no_context_takeover = true}));
+    echo_server off({});
+    const wsx::http::fields offer = [] {
+        wsx::http::fields h;
+        h.add("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits=10");
+        return h;
+    }();
+    {
+        wsx::test::loopback_client c(on.server.port());
+        const auto res = c.request(c.upgrade_request("/", {}, offer));
+        REQUIRE(res);
+        CHECK(res->status == 101);
+        CHECK(res->headers.get("Sec-WebSocket-Extensions") ==
+              "permessage-deflate; server_no_context_takeover; client_max_window_bits=10");
+    }
+    {
+        wsx::test::loopback_client c(off.server.port());
+        const auto res = c.request(c.upgrade_request("/", {}, offer));
+        REQUIRE(res);
+        CHECK(res->status == 101);
+        CHECK_FALSE(res->headers.contains("Sec-WebSocket-Extensions"));
+    }
+}
+
+TEST_CASE("wsx client and server agree on permessage-deflate and echo compressed messages") {
+    for (bool reset : {false, true}) {
+        CAPTURE(reset);
+        echo_server srv(wsx::permessage_deflate());
+        asio::io_context io;
+        wsx::client_options o;
+        o.websocket.deflate = wsx::permessage_deflate(
+            {.server_no_context_takeover = reset, .client_no_context_takeover = reset});
+        wsx::client c(io, o);
+        std::optional<std::error_code> connected;
+        c.async_connect(srv.url(), [&](std::error_code ec) { connected = ec; });
+        REQUIRE(run_until(io, [&] { return connected.has_value(); }));
+        REQUIRE_FALSE(*connected);
+        const auto conn = c.get_connection();
+        REQUIRE(conn);
+        CHECK(conn->deflate().enabled);
+        CHECK(conn->deflate().send_no_context_takeover == reset);
+        CHECK(conn->deflate().recv_no_context_takeover == reset);
+        for (const std::string& m : {json(100000), std::string("small"), json(100000), std::string()}) {
+            REQUIRE(c.send(wsx::opcode::text, m));
+            std::optional<std::pair<std::error_code, wsx::received_message>> r;
+            c.async_read([&](std::error_code ec, wsx::received_message msg) { r.emplace(ec, std::move(msg)); });
+            REQUIRE(run_until(io, [&] { return r.has_value(); }));
+            REQUIRE_FALSE(r->first);
+            CHECK(r->second.payload == m);
+        }
+        // The client's inflater is there for the server's messages; without context
+        // takeover neither side holds zlib state between messages.
+        if (reset) CHECK(conn->deflate_memory() == 0);
+        else CHECK(conn->deflate_memory() > 0);
+        std::optional<std::error_code> closed;
+        c.async_close(wsx::close_code::normal, "", [&](std::error_code ec) { closed = ec; });
+        REQUIRE(run_until(io, [&] { return closed.has_value(); }));
+    }
+}
+
+TEST_CASE("a client without deflate gets no extension from a deflate server") {
+    echo_server srv(wsx::permessage_deflate());
+    asio::io_context io;
+    wsx::client c(io);
+    std::optional<std::error_code> connected;
+    c.async_connect(srv.url(), [&](std::error_code ec) { connected = ec; });
+    REQUIRE(run_until(io, [&] { return connected.has_value(); }));
+    REQUIRE_FALSE(*connected);
+    CHECK_FALSE(c.get_connection()->deflate().enabled);
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""Interop: Python's ssl module with Debian's python3-websockets as the client,
+against wsx's TLS echo example (examples/tls_echo_server).
+
+Usage: python_tls_echo_test.py <path to tls_echo_server>
+Makes a CA and a server certificate with the openssl CLI, starts the server on
+a free port, runs every case, exits non-zero on failure.
+"""
+import asyncio
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+import warnings
+
+import websockets
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interop_certs import make_certs  # noqa: E402
+
+FAILED = []
+PASSED = []
+
+
+def check(name, cond, detail=""):
+    (PASSED if cond else FAILED).append(name)
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else "  " + detail), flush=True)
+
+
+def client_context(ca):
+    ctx = ssl.create_default_context(cafile=ca)  # verifies the chain and the host name
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+async def run_cases(uri, ca):
+    async with websockets.connect(uri, ssl=client_context(ca), max_size=None, compression=None) as ws:
+        sslobj = ws.transport.get_extra_info("ssl_object")
+        check("ALPN http/1.1", sslobj.selected_alpn_protocol() == "http/1.1", str(sslobj.selected_alpn_protocol()))
+        check("TLS 1.2 or newer", sslobj.version() in ("TLSv1.2", "TLSv1.3"), sslobj.version())
+        for text in ["hello", "", "héllo wörld ✓ 😀", "x" * 125]:
+            await ws.send(text)
+            got = await ws.recv()
+            check(f"text {len(text)} chars", got == text and isinstance(got, str), repr(got)[:80])
+        for size in [0, 1, 125, 126, 65535, 65536, 8 * 1024 * 1024]:
+            data = os.urandom(size)
+            await ws.send(data)
+            got = await ws.recv()
+            check(f"binary {size} bytes", got == data and isinstance(got, bytes), f"len {len(got)}")
+        await ws.send(["frag", "mented ", "text ✓"])
+        check("fragmented text", await ws.recv() == "fragmented text ✓")
+        pong = await ws.ping(b"over tls")
+        await asyncio.wait_for(pong, 5)
+        check("ping answered by pong", True)
+        for i in range(200):
+            await ws.send(f"m{i}")
+        got = [await ws.recv() for _ in range(200)]
+        check("200 pipelined messages in order", got == [f"m{i}" for i in range(200)])
+        await ws.close(code=4001, reason="done here")
+        check("close code echoed", ws.close_code == 4001, str(ws.close_code))
+
+    # The server checks frames over TLS as over TCP.
+    async with websockets.connect(uri, ssl=client_context(ca), compression=None) as ws:
+        ws.transport.write(b"\x81\x03bad")  # unmasked
+        try:
+            await asyncio.wait_for(ws.recv(), 5)
+            check("unmasked frame -> 1002", False, "got a message")
+        except websockets.ConnectionClosed as e:
+            check("unmasked frame -> 1002", e.rcvd is not None and e.rcvd.code == 1002, str(e))
+
+    # A client that does not trust the CA refuses the server.
+    try:
+        async with websockets.connect(uri, ssl=ssl.create_default_context(), open_timeout=5):
+            check("unknown CA refused by the client", False, "connected")
+    except ssl.SSLCertVerificationError:
+        check("unknown CA refused by the client", True)
+
+    # TLS 1.1 is refused by the server (TLS 1.2 minimum).
+    old = client_context(ca)
+    old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old.maximum_version = ssl.TLSVersion.TLSv1_1
+    try:
+        old.set_ciphers("ALL:@SECLEVEL=0")
+    except ssl.SSLError:
+        pass
+    try:
+        async with websockets.connect(uri, ssl=old, open_timeout=5):
+            check("TLS 1.1 refused", False, "connected")
+    except (ssl.SSLError, OSError, websockets.InvalidHandshake, asyncio.TimeoutError) as e:
+        check("TLS 1.1 refused", True, str(e))
+
+
+def main():
+    d, ca, cert, key = make_certs()
+    server = subprocess.Popen([sys.argv[1], "--cert", cert, "--key", key, "--host", "127.0.0.1", "--port", "0"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+        match = re.search(r"wss://[\d.]+:(\d+)/", line)
+        if not match:
+            print("FAIL server did not print its URL: " + line)
+            return 1
+        uri = f"wss://localhost:{match.group(1)}/"
+        asyncio.run(asyncio.wait_for(run_cases(uri, ca), 60))
+    finally:
+        server.terminate()
+        try:
+            code = server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            code = "killed"
+        shutil.rmtree(d, ignore_errors=True)
+    check("server exits cleanly on SIGTERM", code == 0, f"exit {code}")
+    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
