@@ -51,21 +51,9 @@ wsx::server_options test_options() {
                                .timer_resolution = 20ms};
 }
 
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout = 3s) {
-    const auto deadline = test_clock::now() + timeout;
-    while (!pred()) {
-        if (test_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(2ms);
-    }
-    return true;
-}
-
-int code_of(close_code c) { return static_cast<int>(c); }
-
-std::string header(const wsx::http::response& r, std::string_view name) {
-    return std::string{r.headers.get(name)};
-}
+using wsx::test::code_of;
+using wsx::test::header;
+using wsx::test::wait_until;
 
 // ---- JSON ------------------------------------------------------------------------
 

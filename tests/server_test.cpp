@@ -51,21 +51,9 @@ std::chrono::milliseconds since(test_clock::time_point t0) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(test_clock::now() - t0);
 }
 
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout = 2s) {
-    const auto deadline = test_clock::now() + timeout;
-    while (!pred()) {
-        if (test_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(2ms);
-    }
-    return true;
-}
-
-int code_of(close_code c) { return static_cast<int>(c); }
-
-std::string header(const wsx::http::response& r, std::string_view name) {
-    return std::string{r.headers.get(name)};
-}
+using wsx::test::code_of;
+using wsx::test::header;
+using wsx::test::wait_until;
 
 // What the handlers saw, written on the server's thread and read by the test.
 // Declare it before the server: handlers refer to it until the server is gone.

@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include <asio/buffer.hpp>
@@ -475,5 +476,22 @@ private:
     bool answer_pings_ = false;
     std::size_t pings_answered_ = 0;
 };
+
+// Polls `pred` until it holds or `timeout` passes (for state another thread sets).
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
+    const auto deadline = test_clock::now() + timeout;
+    while (!pred()) {
+        if (test_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+}
+
+inline int code_of(close_code c) { return static_cast<int>(c); }
+
+inline std::string header(const http::response& r, std::string_view name) {
+    return std::string{r.headers.get(name)};
+}
 
 } // namespace wsx::test
