@@ -238,7 +238,7 @@ private:
         case line_status::partial:
             return false;
         case line_status::too_long: {
-            const bool ok = start_line_too_long(data.substr(pos));
+            const bool ok = start_line_too_long(data.substr(pos), budget);
             pos = data.size();
             return ok;
         }
@@ -261,13 +261,19 @@ private:
         return true;
     }
 
-    // `rest` is the unconsumed input, which continues the line kept in line_buf_.
-    bool start_line_too_long([[maybe_unused]] std::string_view rest) {
+    // `rest` is the unconsumed input, which continues the line kept in line_buf_;
+    // `budget` is what the line was allowed. Only the line's first `budget` bytes
+    // decide the answer, so it is the same however the bytes were split.
+    bool start_line_too_long([[maybe_unused]] std::string_view rest,
+                             [[maybe_unused]] std::size_t budget) {
         if constexpr (is_request) {
             // If the method ended within the limit, the target is what is too long.
-            const std::size_t kept = std::min(line_buf_.size(), limits_.max_start_line);
-            const bool past_method = line_buf_.find(' ') != std::string::npos ||
-                                     rest.substr(0, limits_.max_start_line - kept).find(' ') != std::string_view::npos;
+            const std::size_t kept = std::min(line_buf_.size(), budget);
+            std::string_view seen = rest.substr(0, budget - kept);
+            seen = seen.substr(0, seen.find('\n'));
+            const bool past_method = std::string_view{line_buf_}.substr(0, kept).find(' ') !=
+                                         std::string_view::npos ||
+                                     seen.find(' ') != std::string_view::npos;
             return past_method ? fail(414, "request line too long (request target too long)")
                                : fail(400, "request method too long");
         } else {
