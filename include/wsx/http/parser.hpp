@@ -339,8 +339,11 @@ private:
         }
     }
 
-    bool on_header_line(std::string_view data, std::size_t& pos) {
-        std::string_view line;
+    // One line of the header (or trailer) section, within what is left of the
+    // section's byte limit. False when feed() must stop: input exhausted, or
+    // the limit passed (431 with `too_large`).
+    bool take_section_line(std::string_view data, std::size_t& pos, std::string_view& line,
+                           const char* too_large) {
         std::size_t raw = 0;
         switch (take_line(data, pos, limits_.max_header_bytes - std::min(header_bytes_, limits_.max_header_bytes),
                           line, raw)) {
@@ -348,11 +351,17 @@ private:
             return false;
         case line_status::too_long:
             pos = data.size();
-            return fail(431, "header section too large");
+            return fail(431, too_large);
         case line_status::complete:
             break;
         }
         header_bytes_ += raw;
+        return true;
+    }
+
+    bool on_header_line(std::string_view data, std::size_t& pos) {
+        std::string_view line;
+        if (!take_section_line(data, pos, line, "header section too large")) return false;
         if (line.empty()) {
             line_buf_.clear();
             return on_headers_complete();
@@ -555,18 +564,7 @@ private:
     // they count against the header-section limit.
     bool on_trailer_line(std::string_view data, std::size_t& pos) {
         std::string_view line;
-        std::size_t raw = 0;
-        switch (take_line(data, pos, limits_.max_header_bytes - std::min(header_bytes_, limits_.max_header_bytes),
-                          line, raw)) {
-        case line_status::partial:
-            return false;
-        case line_status::too_long:
-            pos = data.size();
-            return fail(431, "trailer section too large");
-        case line_status::complete:
-            break;
-        }
-        header_bytes_ += raw;
+        if (!take_section_line(data, pos, line, "trailer section too large")) return false;
         const bool end = line.empty();
         line_buf_.clear();
         return end ? finish() : true;
