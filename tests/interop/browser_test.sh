@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Interop: headless Chromium against wsx's broadcast example, the page it serves
-# at "/" in two tabs (chat between them, the live connection list from the REST
-# hook), driven with the npm package playwright-core.
+# Interop: headless Chromium, driven with the npm package playwright-core,
+#  - against wsx's broadcast example: the page it serves at "/" in two tabs (chat
+#    between them, the live connection list from the REST hook; browser_test.js);
+#  - against wsx's echo example: the browser's own WebSocket from a blank page
+#    (text, binary, large, ordered messages, close codes; browser_echo_test.js).
 #
-# Usage: browser_test.sh <path to broadcast_server> [node dir] [screenshot dir]
+# Usage: browser_test.sh <broadcast_server> <echo_server> [node dir] [screenshot dir]
 #   node dir        where playwright-core is (or gets) installed with
 #                   `npm install --prefix <node dir> playwright-core`;
 #                   default: <dir of the binary>/../node
@@ -13,11 +15,12 @@
 # (apt-get install -y chromium nodejs npm); any other problem is a failure.
 set -euo pipefail
 
-server_bin=${1:?usage: browser_test.sh <path to broadcast_server> [node dir] [screenshot dir]}
-server_bin=$(realpath "$server_bin")
-bin_dir=$(dirname "$server_bin")
-node_dir=${2:-$bin_dir/../node}
-shot_dir=${3:-$bin_dir/../interop}
+usage="usage: browser_test.sh <broadcast_server> <echo_server> [node dir] [screenshot dir]"
+broadcast_bin=$(realpath "${1:?$usage}")
+echo_bin=$(realpath "${2:?$usage}")
+bin_dir=$(dirname "$broadcast_bin")
+node_dir=${3:-$bin_dir/../node}
+shot_dir=${4:-$bin_dir/../interop}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 chromium_bin=${WSX_CHROMIUM:-$(command -v chromium || true)}
@@ -49,56 +52,72 @@ if [[ ! -f $node_dir/node_modules/playwright-core/package.json ]]; then
 fi
 
 work=$(mktemp -d)
-server_pid=
+pids=()
 cleanup() {
-    if [[ -n $server_pid ]]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-# Port 0: the server picks a free port and prints it.
-"$server_bin" --host 127.0.0.1 --port 0 >"$work/server.out" 2>&1 &
-server_pid=$!
-port=
-for _ in $(seq 100); do
-    port=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/server.out" | head -1 | sed 's/.*://' || true)
-    [[ -n $port ]] && break
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        echo "FAIL: broadcast_server exited early:"; cat "$work/server.out"; exit 1
+# start_server NAME BINARY: starts it on port 0 (it picks a free port and
+# prints its URL); sets $port and $pid.
+start_server() {
+    local name=$1 binary=$2
+    "$binary" --host 127.0.0.1 --port 0 >"$work/$name.out" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    port=
+    for _ in $(seq 100); do
+        port=$(grep -o '://127\.0\.0\.1:[0-9]*' "$work/$name.out" | head -1 | sed 's/.*://' || true)
+        [[ -n $port ]] && break
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "FAIL: $name exited early:"; cat "$work/$name.out"; exit 1
+        fi
+        sleep 0.05
+    done
+    if [[ -z $port ]]; then
+        echo "FAIL: $name did not print its port:"; cat "$work/$name.out"; exit 1
     fi
-    sleep 0.05
-done
-if [[ -z $port ]]; then
-    echo "FAIL: broadcast_server did not print its port:"; cat "$work/server.out"; exit 1
-fi
-echo "broadcast_server on port $port (pid $server_pid)"
+    echo "$name on port $port (pid $pid)"
+}
 
-status=0
-WSX_CHROMIUM=$chromium_bin WSX_NODE_DIR=$node_dir WSX_SHOT_DIR=$shot_dir WSX_PROFILE_DIR=$work/profile \
-    timeout 120 node "$here/browser_test.js" "http://127.0.0.1:$port/" || status=$?
-if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "FAIL: broadcast_server died during the test:"; cat "$work/server.out"
-    exit 1
-fi
-# SIGTERM stops the server gracefully: it must exit 0, in time, with no
-# sanitizer report (when built with WSX_SANITIZE).
-kill -TERM "$server_pid"
-server_status=0
-for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$server_pid" 2>/dev/null; then
-    echo "FAIL: broadcast_server did not stop within 10 s of SIGTERM"
-    status=1
-else
-    wait "$server_pid" || server_status=$?
-    server_pid=
-    if ((server_status != 0)) || grep -qE 'Sanitizer|runtime error' "$work/server.out"; then
-        echo "FAIL: broadcast_server exited with status $server_status:"; cat "$work/server.out"
-        status=1
-    else
-        echo "ok   broadcast_server stops on SIGTERM with status 0"
+# stop_server NAME PID: SIGTERM (harmless if the test already sent it) stops
+# the server gracefully: it must exit 0, in time, with no sanitizer report
+# (when built with WSX_SANITIZE). Returns non-zero otherwise.
+stop_server() {
+    local name=$1 pid=$2 server_status=0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "FAIL: $name did not stop within 10 s of SIGTERM"
+        return 1
     fi
+    wait "$pid" || server_status=$?
+    if ((server_status != 0)) || grep -qE 'Sanitizer|runtime error' "$work/$name.out"; then
+        echo "FAIL: $name exited with status $server_status:"; cat "$work/$name.out"
+        return 1
+    fi
+    echo "ok   $name stops on SIGTERM with status 0"
+}
+
+export WSX_CHROMIUM=$chromium_bin WSX_NODE_DIR=$node_dir WSX_SHOT_DIR=$shot_dir
+status=0
+
+echo "== the broadcast page in two tabs"
+start_server broadcast_server "$broadcast_bin"
+broadcast_pid=$pid
+WSX_PROFILE_DIR=$work/profile-broadcast timeout 120 node "$here/browser_test.js" "http://127.0.0.1:$port/" || status=$?
+if ! kill -0 "$broadcast_pid" 2>/dev/null; then
+    echo "FAIL: broadcast_server died during the test:"; cat "$work/broadcast_server.out"
+    status=1
 fi
+stop_server broadcast_server "$broadcast_pid" || status=1
+
+echo "== the browser's WebSocket against the echo server"
+start_server echo_server "$echo_bin"
+WSX_PROFILE_DIR=$work/profile-echo timeout 120 node "$here/browser_echo_test.js" "ws://127.0.0.1:$port/" "$pid" || status=$?
+stop_server echo_server "$pid" || status=1
 exit $status
