@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian/Ubuntu), builds wsx with every test, and
 # runs them: once in a normal build, once under AddressSanitizer and
-# UndefinedBehaviorSanitizer. Exits non-zero on the first failure.
+# UndefinedBehaviorSanitizer; then the libFuzzer targets for a bounded time
+# (WSX_FUZZ_SECONDS each, default 60), the concurrency tests under
+# ThreadSanitizer and a benchmark smoke run. Exits non-zero on the first failure.
 #
 #   tests/run_all.sh            # from the repository root, as root or with sudo
 set -euo pipefail
@@ -20,6 +22,10 @@ echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWSX_SANITIZE=address,undefined
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j "$jobs"
+
+fuzz_seconds=${WSX_FUZZ_SECONDS:-60}
+echo "== libFuzzer: each target for ${fuzz_seconds} s from its seed corpus (clang; any crash, leak or timeout fails)"
+bash tests/fuzz/run_fuzzers.sh "$fuzz_seconds"
 
 echo "== concurrency tests under ThreadSanitizer"
 concurrent='registry_test|connection_test|server_test|rest_test'

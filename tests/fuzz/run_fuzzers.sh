@@ -6,6 +6,7 @@
 # (the checked-in seeds are never modified).
 #
 #   tests/fuzz/run_fuzzers.sh [seconds] [target...]
+# WSX_FUZZ_PARALLEL (default: the number of cores) targets run at once.
 set -u
 seconds="${1:-60}"
 shift || true
@@ -47,40 +48,58 @@ dict_for() {
     esac
 }
 
-status=0
-summary=()
-for t in "${targets[@]}"; do
-    exe="$bindir/$t"
+# run_one TARGET: fuzzes it for $seconds; writes one summary line to
+# $build/TARGET.result and exits non-zero on any finding.
+run_one() {
+    local t=$1 exe="$bindir/$1" result="$build/$1.result"
     if [ ! -x "$exe" ]; then
-        echo "run_fuzzers: $t was not built (wsx::deflate needs zlib?), skipped" >&2
-        summary+=("$t: not built")
-        continue
+        echo "$t: not built (wsx::deflate needs zlib?), skipped" >"$result"
+        return 0
     fi
-    work="$build/corpus/$t"
-    art="$build/artifacts/$t/"
+    local work="$build/corpus/$t" art="$build/artifacts/$t/"
     mkdir -p "$work" "$art"
-    args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096
-          -print_final_stats=1 -artifact_prefix="$art" -detect_leaks=1)
+    local args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096
+                -print_final_stats=1 -artifact_prefix="$art" -detect_leaks=1)
+    local dict
     dict="$(dict_for "$t")"
     [ -n "$dict" ] && args+=(-dict="$dict")
-    log="$build/$t.log"
+    local log="$build/$t.log"
     echo "== $t (${seconds}s)"
     # A fresh working corpus dir first, the checked-in seeds read-only second.
     ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}" \
     UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
         "$exe" "${args[@]}" "$work" "$here/corpus/$t" >"$log" 2>&1
-    rc=$?
+    local rc=$?
+    local last execs
     last="$(grep -E '^#[0-9]+' "$log" | tail -1)"
     execs="$(grep -E 'stat::average_exec_per_sec' "$log" | awk '{print $2}')"
     if [ $rc -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|invariant failed' "$log"; then
-        echo "FAILED $t (exit $rc); log: $log"
-        grep -E 'ERROR:|runtime error:|invariant failed|Test unit written' "$log" | head -5
-        status=1
-        summary+=("$t: FAILED (exit $rc)")
-    else
-        summary+=("$t: ok, ${execs:-?} exec/s, $last")
+        {
+            echo "$t: FAILED (exit $rc); log: $log"
+            grep -E 'ERROR:|runtime error:|invariant failed|Test unit written' "$log" | head -5
+        } >"$result"
+        return 1
     fi
+    echo "$t: ok, ${execs:-?} exec/s, $last" >"$result"
+}
+
+parallel="${WSX_FUZZ_PARALLEL:-$(nproc)}"
+status=0
+running=0
+for t in "${targets[@]}"; do
+    if [ "$running" -ge "$parallel" ]; then
+        wait -n || status=1
+        running=$((running - 1))
+    fi
+    run_one "$t" &
+    running=$((running + 1))
 done
+while [ "$running" -gt 0 ]; do
+    wait -n || status=1
+    running=$((running - 1))
+done
+summary=()
+for t in "${targets[@]}"; do summary+=("$(cat "$build/$t.result")"); done
 echo
 printf '%s\n' "${summary[@]}"
 exit $status
