@@ -87,6 +87,33 @@ inline bool is_closed_error(const std::error_code& ec) noexcept {
            ec == asio::error::broken_pipe || ec == asio::error::connection_aborted;
 }
 
+// What a decoded frame event means to a test (the payload is copied: the
+// assembler's view dies with its next consume()).
+inline ws_event to_ws_event(const protocol::event& e) {
+    ws_event ev;
+    ev.payload.assign(e.payload);
+    switch (e.type) {
+    case protocol::event_type::need_more: ev.what = ws_event::kind::timeout; break;
+    case protocol::event_type::message:
+        ev.what = ws_event::kind::message;
+        ev.type = e.message_type;
+        ev.fin = e.fin;
+        break;
+    case protocol::event_type::ping: ev.what = ws_event::kind::ping; break;
+    case protocol::event_type::pong: ev.what = ws_event::kind::pong; break;
+    case protocol::event_type::close:
+        ev.what = ws_event::kind::close;
+        ev.code = e.code;
+        break;
+    case protocol::event_type::error:
+        ev.what = ws_event::kind::error;
+        ev.code = e.code;
+        ev.payload.assign(e.what);
+        break;
+    }
+    return ev;
+}
+
 class loopback_client {
 public:
     // Connects to 127.0.0.1:port. `receive_buffer`, when not zero, sets SO_RCVBUF
@@ -333,7 +360,7 @@ public:
         for (;;) {
             while (!pending_.empty()) {
                 const auto r = assembler_.consume(std::span<std::uint8_t>(pending_));
-                ws_event ev = to_event(r.ev);
+                ws_event ev = to_ws_event(r.ev);
                 pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(r.consumed));
                 if (r.ev.type == protocol::event_type::need_more) continue;
                 if (ev.what == ws_event::kind::ping && answer_pings_) {
@@ -438,31 +465,6 @@ private:
                 static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 24)};
     }
 
-    static ws_event to_event(const protocol::event& e) {
-        ws_event ev;
-        ev.payload.assign(e.payload);
-        switch (e.type) {
-        case protocol::event_type::need_more: ev.what = ws_event::kind::timeout; break;
-        case protocol::event_type::message:
-            ev.what = ws_event::kind::message;
-            ev.type = e.message_type;
-            ev.fin = e.fin;
-            break;
-        case protocol::event_type::ping: ev.what = ws_event::kind::ping; break;
-        case protocol::event_type::pong: ev.what = ws_event::kind::pong; break;
-        case protocol::event_type::close:
-            ev.what = ws_event::kind::close;
-            ev.code = e.code;
-            break;
-        case protocol::event_type::error:
-            ev.what = ws_event::kind::error;
-            ev.code = e.code;
-            ev.payload.assign(e.what);
-            break;
-        }
-        return ev;
-    }
-
     asio::io_context io_{1};
     asio::ip::tcp::socket socket_;
     std::mt19937 rng_;
@@ -477,13 +479,16 @@ private:
     std::size_t pings_answered_ = 0;
 };
 
-// Polls `pred` until it holds or `timeout` passes (for state another thread sets).
+// Polls `pred` every `poll` until it holds or `timeout` passes (for state
+// another thread or process sets; a longer `poll` for predicates that cost
+// something, such as listing /proc/<pid>/fd).
 template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
+bool wait_until(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(3),
+                std::chrono::milliseconds poll = std::chrono::milliseconds(2)) {
     const auto deadline = test_clock::now() + timeout;
     while (!pred()) {
         if (test_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        std::this_thread::sleep_for(poll);
     }
     return true;
 }
