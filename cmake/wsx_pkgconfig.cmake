@@ -1,5 +1,5 @@
 # wsx_install_pkgconfig(): generates and installs wsx.pc, and wsx-tls.pc /
-# wsx-deflate.pc for the components this build has, from cmake/wsx.pc.in.
+# wsx-deflate.pc / wsx-redis.pc for the components this build has, from cmake/wsx.pc.in.
 #
 #   c++ -std=c++20 app.cpp $(pkg-config --cflags --libs wsx)
 #   c++ -std=c++20 app.cpp $(pkg-config --cflags --libs wsx-tls)    # wsx + OpenSSL
@@ -56,6 +56,14 @@ function(wsx_install_pkgconfig)
         set(WSX_PC_CFLAGS "-DWSX_HAS_DEFLATE=1")
         configure_file("${PROJECT_SOURCE_DIR}/cmake/wsx.pc.in" "${PROJECT_BINARY_DIR}/pkgconfig/wsx-deflate.pc" @ONLY)
         list(APPEND files "${PROJECT_BINARY_DIR}/pkgconfig/wsx-deflate.pc")
+    endif()
+    if(TARGET wsx_redis)
+        set(WSX_PC_NAME wsx-redis)
+        set(WSX_PC_DESCRIPTION "wsx's Redis pub/sub backplane over hiredis")
+        set(WSX_PC_REQUIRES "wsx = ${PROJECT_VERSION}, hiredis")
+        set(WSX_PC_CFLAGS "-DWSX_HAS_REDIS=1")
+        configure_file("${PROJECT_SOURCE_DIR}/cmake/wsx.pc.in" "${PROJECT_BINARY_DIR}/pkgconfig/wsx-redis.pc" @ONLY)
+        list(APPEND files "${PROJECT_BINARY_DIR}/pkgconfig/wsx-redis.pc")
     endif()
     install(FILES ${files} DESTINATION "${WSX_INSTALL_PKGCONFIGDIR}")
 endfunction()

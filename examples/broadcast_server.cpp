@@ -1,10 +1,14 @@
 // A chat room for browser tabs, with a REST API to list and reach them.
 //   broadcast_server [--host 0.0.0.0] [--port 9001] [--threads 1] [--token SECRET]
+//                    [--redis HOST:PORT]   (when built with wsx::redis)
 //
 //   /                           a page to chat between tabs and watch the connection list
 //   /ws                         the broadcast endpoint (JSON messages, see wsx/endpoints.hpp)
-//   GET  /api/connections       the live connections
+//   GET  /api/connections       the live connections (and, with --redis, the cluster)
 //   POST /api/connections/broadcast  {"message":"..."} pushes to every client
+//
+// With --redis, servers sharing one Redis form a cluster: a chat message, a
+// REST broadcast or send reaches the clients of every server (README: Scale-out).
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -13,19 +17,35 @@
 #include <wsx/rest.hpp>
 #include <wsx/wsx.hpp>
 
+#if WSX_HAS_REDIS
+#include <optional>
+#include <thread>
+
+#include <asio/io_context.hpp>
+#include <wsx/backplane/redis.hpp>
+constexpr const char* redis_usage = " [--redis HOST:PORT]";
+#else
+constexpr const char* redis_usage = "";
+#endif
+
 #include "broadcast_page.hpp"
 
 int main(int argc, char** argv) {
     wsx::server_options options{.port = 9001};
     wsx::rest_options rest;
+    std::string redis;  // HOST:PORT
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string_view flag = argv[i];
         if (flag == "--host") options.host = argv[i + 1];
         else if (flag == "--port") options.port = static_cast<std::uint16_t>(std::atoi(argv[i + 1]));
         else if (flag == "--threads") options.threads = static_cast<unsigned>(std::atoi(argv[i + 1]));
         else if (flag == "--token") rest.bearer_token = argv[i + 1];
+#if WSX_HAS_REDIS
+        else if (flag == "--redis" && std::string_view{argv[i + 1]}.rfind(':') != std::string_view::npos)
+            redis = argv[i + 1];
+#endif
         else {
-            std::fprintf(stderr, "usage: %s [--host H] [--port P] [--threads N] [--token SECRET]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--host H] [--port P] [--threads N] [--token SECRET]%s\n", argv[0], redis_usage);
             return 2;
         }
     }
@@ -43,5 +63,27 @@ int main(int argc, char** argv) {
     std::printf("wsx broadcast server on http://%s:%u/ (WebSocket ws://%s:%u/ws, REST /api/connections)\n",
                 options.host.c_str(), server.port(), options.host.c_str(), server.port());
     std::fflush(stdout);
+#if WSX_HAS_REDIS
+    // The backplane runs on its own thread and io_context, beside the server's.
+    asio::io_context cluster_io;
+    std::optional<wsx::backplane::redis> cluster;
+    if (!redis.empty()) {
+        const auto colon = redis.rfind(':');
+        cluster.emplace(cluster_io.get_executor(), registry,
+                        wsx::backplane::redis_options{
+                            .host = redis.substr(0, colon),
+                            .port = static_cast<std::uint16_t>(std::atoi(redis.c_str() + colon + 1))});
+        cluster->start();
+        std::printf("joining the cluster through redis %s as instance %s\n", redis.c_str(),
+                    cluster->instance_id().c_str());
+        std::fflush(stdout);
+    }
+    std::thread cluster_thread([&cluster_io] { cluster_io.run(); });
     server.run();
+    if (cluster) cluster->stop();
+    cluster_thread.join();
+#else
+    (void)redis;
+    server.run();
+#endif
 }

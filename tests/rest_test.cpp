@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -1026,4 +1027,123 @@ TEST_CASE("rest: a client that stops reading is bounded and does not hold back t
         CHECK(got1.others.empty());
         CHECK(got2.others.empty());
     }
+}
+
+// ---- with a cluster link (a backplane) ------------------------------------------------
+
+namespace {
+// A stand-in for a backplane: reports a fixed status, counts what it is given,
+// and refuses it when told to (a link that is down). Called from the server's
+// thread, read from the test's.
+struct fake_link final : wsx::cluster_link {
+    std::atomic<bool> accept{true};
+    std::atomic<int> forwarded{0};
+    mutable std::mutex mutex;
+    std::vector<std::pair<wsx::send_scope, std::string>> targets;
+    wsx::cluster_status reported;
+
+    bool forward(wsx::send_scope scope, std::string_view target, const wsx::prepared_message&) override {
+        std::lock_guard lock(mutex);
+        targets.emplace_back(scope, std::string{target});
+        if (!accept) return false;
+        ++forwarded;
+        return true;
+    }
+    wsx::cluster_status status() const override {
+        std::lock_guard lock(mutex);
+        return reported;
+    }
+};
+} // namespace
+
+TEST_CASE("rest: with a cluster link, GET adds the cluster status; count stays local", "[rest][cluster]") {
+    rest_fixture f;
+    rest_client http(f.port());
+    auto res = http.get(api);
+    REQUIRE(res);
+    CHECK(keys_of(parse_json(res->body)->root) == std::set<std::string>{"count", "connections"});
+
+    auto link = std::make_shared<fake_link>();
+    link->reported = wsx::cluster_status{.instance = "node-\"1\"",
+                                         .state = wsx::cluster_state::down,
+                                         .instances = 3,
+                                         .connections = 42,
+                                         .published = 5,
+                                         .received = 6,
+                                         .lost = 7,
+                                         .missed = 8,
+                                         .reconnects = 9,
+                                         .last_error = "publisher: Connection refused"};
+    f.reg.attach(link);
+    ws_client a = join(f);
+    res = http.get(api);
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    const auto doc = parse_json(res->body);
+    CHECK(keys_of(doc->root) == std::set<std::string>{"count", "connections", "cluster"});
+    CHECK(uint_field(doc->root, "count") == 1);
+    simdjson::dom::element cluster;
+    REQUIRE(doc->root["cluster"].get(cluster) == simdjson::SUCCESS);
+    CHECK(keys_of(cluster) == std::set<std::string>{"instance", "state", "instances", "connections", "published",
+                                                    "received", "lost", "missed", "reconnects", "last_error"});
+    CHECK(string_field(cluster, "instance") == "node-\"1\"");
+    CHECK(string_field(cluster, "state") == "down");
+    CHECK(uint_field(cluster, "instances") == 3);
+    CHECK(uint_field(cluster, "connections") == 42);
+    CHECK(uint_field(cluster, "published") == 5);
+    CHECK(uint_field(cluster, "received") == 6);
+    CHECK(uint_field(cluster, "lost") == 7);
+    CHECK(uint_field(cluster, "missed") == 8);
+    CHECK(uint_field(cluster, "reconnects") == 9);
+    CHECK(string_field(cluster, "last_error") == "publisher: Connection refused");
+
+    f.reg.detach();
+    res = http.get(api);
+    REQUIRE(res);
+    CHECK(keys_of(parse_json(res->body)->root) == std::set<std::string>{"count", "connections"});
+}
+
+TEST_CASE("rest: with a cluster link, sends to other instances are forwarded (202) or refused (503)",
+          "[rest][cluster]") {
+    rest_fixture f;
+    auto link = std::make_shared<fake_link>();
+    f.reg.attach(link);
+    rest_client http(f.port());
+    ws_client a = join(f);
+
+    // An id that is not here: forwarded, 202.
+    auto res = http.post(api + "/elsewhere-id/send", message_body("for a client of another instance"));
+    REQUIRE(res);
+    CHECK(res->status == 202);
+    CHECK(header(*res, "Content-Type") == "application/json");
+    CHECK(res->body == R"({"sent":false,"forwarded":true})");
+    {
+        std::lock_guard lock(link->mutex);
+        REQUIRE_FALSE(link->targets.empty());
+        CHECK(link->targets.back() == std::pair{wsx::send_scope::connection, std::string{"elsewhere-id"}});
+    }
+
+    // A local id: 200, not forwarded.
+    const int before = link->forwarded.load();
+    res = http.post(api + "/" + a.id + "/send", message_body("local"));
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(res->body == R"({"sent":true})");
+    CHECK(parse_event(a.next()).message == "local");
+    CHECK(link->forwarded.load() == before);
+
+    // Broadcast says whether it went to the other instances.
+    res = http.post(api + "/broadcast", message_body("all"));
+    REQUIRE(res);
+    CHECK(res->body == R"({"recipients":1,"forwarded":true})");
+    CHECK(parse_event(a.next()).message == "all");
+
+    // The link is down: the remote id cannot be reached (503), a broadcast is local only.
+    link->accept = false;
+    check_error(http.post(api + "/elsewhere-id/send", message_body("x")), 503);
+    res = http.post(api + "/broadcast", message_body("local only"));
+    REQUIRE(res);
+    CHECK(res->body == R"({"recipients":1,"forwarded":false})");
+    CHECK(parse_event(a.next()).message == "local only");
+    a.expect_nothing(50ms);
 }

@@ -7,9 +7,17 @@
 // Broadcasts encode the frame once (wsx::prepared_message) and hand each I/O
 // thread one batch: the payload is never copied per client, and a connection
 // on the calling thread is written to at once.
+//
+// Scale-out: with a cluster_link attached (a backplane such as
+// wsx/backplane/redis.hpp), every send also reaches the matching connections
+// of the other instances of the cluster. The return values keep counting this
+// instance's recipients only; send() also says whether the message was
+// forwarded. The registry knows the link only through the small interface
+// below, so it includes nothing of any backplane.
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,6 +36,68 @@
 #include <wsx/prepared_message.hpp>
 
 namespace wsx {
+
+// Which connections a send is for.
+enum class send_scope : std::uint8_t {
+    all,         // every connection
+    all_except,  // every connection but the one whose id is the target
+    group,       // the members of the group named by the target
+    connection,  // the connection whose id is the target
+    user,        // every connection of the user named by the target
+};
+
+enum class cluster_state : std::uint8_t {
+    connecting,  // not connected yet, no failure so far
+    connected,   // messages flow both ways
+    down,        // a connection failed or was lost; retrying (sends are counted lost)
+    stopped,
+};
+
+constexpr std::string_view to_string(cluster_state s) noexcept {
+    switch (s) {
+    case cluster_state::connecting: return "connecting";
+    case cluster_state::connected: return "connected";
+    case cluster_state::down: return "down";
+    case cluster_state::stopped: return "stopped";
+    }
+    return "unknown";
+}
+
+// What a cluster link reports about the cluster (the REST hook shows it).
+struct cluster_status {
+    std::string instance;           // this instance's id in the cluster
+    cluster_state state = cluster_state::connecting;
+    std::size_t instances = 1;      // instances heard from recently, this one included
+    std::uint64_t connections = 0;  // on those instances (others: as of their last heartbeat)
+    std::uint64_t published = 0;    // messages forwarded and confirmed by the broker
+    std::uint64_t received = 0;     // messages received from other instances
+    std::uint64_t lost = 0;         // messages forwarded but not confirmed: the link was down,
+                                    // its queue full, or the connection dropped before the broker
+                                    // acknowledged them
+    std::uint64_t missed = 0;       // messages of other instances that never arrived (gaps)
+    std::uint64_t reconnects = 0;   // connections re-established after a failure
+    std::string last_error;         // empty until something failed
+};
+
+// The registry's side of a backplane: how sends reach the other instances.
+// Implementations are thread-safe: the registry calls them from any thread,
+// never with its lock held. Messages coming from other instances go back in
+// through registry::deliver_local, which never forwards.
+class cluster_link {
+public:
+    virtual ~cluster_link() = default;
+    // Sends `m` to the `scope` / `target` connections of the other instances.
+    // False when the link could not take it (down, or its queue full): the
+    // link counts it lost, and it reached this instance only.
+    virtual bool forward(send_scope scope, std::string_view target, const prepared_message& m) = 0;
+    virtual cluster_status status() const = 0;
+};
+
+// What one send did.
+struct send_result {
+    std::size_t local = 0;   // connections of this instance the message was handed to
+    bool forwarded = false;  // handed to the cluster link, for the other instances
+};
 
 // A snapshot of one registered connection, for listings (the REST hook).
 struct connection_summary {
@@ -127,31 +197,31 @@ public:
     }
 
     // ---- sending --------------------------------------------------------------
-    // True when the message was queued: false for an unknown id, or a closing or
-    // closed connection (which is then removed).
+    // Every send goes to this instance's matching connections and, with a
+    // cluster link attached, to the other instances' (see send()). Return
+    // values count this instance's recipients only.
+
+    // True when the message was queued here: false for an id that is not
+    // local, or a closing or closed connection (which is then removed). With a
+    // cluster link, an id that is not local is forwarded to the other
+    // instances (send() says whether it was); a local id never is.
     bool send_to(std::string_view id, std::string_view text) {
         return send_to(id, prepared_message::text(text));
     }
     bool send_to(std::string_view id, const prepared_message& m) {
-        auto c = find(id);
-        if (!c) return false;
-        if (!c->is_open()) {
-            remove(id);
-            return false;
-        }
-        return c->send(m);
+        return send(send_scope::connection, id, m).local != 0;
     }
 
     // Returns the number of recipients: open connections the message was
     // handed to (a recipient may still drop it under backpressure_policy::drop).
     std::size_t broadcast(std::string_view text) { return broadcast(prepared_message::text(text)); }
-    std::size_t broadcast(const prepared_message& m) { return deliver(snapshot_all({}), m); }
+    std::size_t broadcast(const prepared_message& m) { return send(send_scope::all, {}, m).local; }
 
     std::size_t broadcast_except(std::string_view except_id, std::string_view text) {
         return broadcast_except(except_id, prepared_message::text(text));
     }
     std::size_t broadcast_except(std::string_view except_id, const prepared_message& m) {
-        return deliver(snapshot_all(except_id), m);
+        return send(send_scope::all_except, except_id, m).local;
     }
 
     // All connections whose upgrade hook set upgrade_context::user to `user`.
@@ -159,7 +229,63 @@ public:
         return send_to_user(user, prepared_message::text(text));
     }
     std::size_t send_to_user(std::string_view user, const prepared_message& m) {
-        return deliver(snapshot_set(users_, user), m);
+        return send(send_scope::user, user, m).local;
+    }
+
+    // The general send, which the ones above use. `target` is the excepted id,
+    // the group, the connection id or the user, as `scope` says (ignored for
+    // send_scope::all). Text that is not UTF-8 goes nowhere. A message for a
+    // local connection id is not forwarded; any other is, when a link is attached.
+    send_result send(send_scope scope, std::string_view target, const prepared_message& m) {
+        if (!m.valid_text()) return {};
+        if (scope == send_scope::connection) {
+            auto [c, link] = find_with_link(target);
+            if (c) return {send_local(std::move(c), target, m) ? 1u : 0u, false};
+            return {0, link && link->forward(scope, target, m)};
+        }
+        // Forwarded first: the other instances' clients need not wait for the
+        // local fan-out.
+        const auto link = cluster();
+        const bool forwarded = link && link->forward(scope, target, m);
+        return {deliver_local(scope, target, m), forwarded};
+    }
+
+    // For backplanes: delivers a message from another instance to this
+    // instance's matching connections, and never forwards it. Returns the
+    // number of recipients.
+    std::size_t deliver_local(send_scope scope, std::string_view target, const prepared_message& m) {
+        switch (scope) {
+        case send_scope::all: return deliver(snapshot_all({}), m);
+        case send_scope::all_except: return deliver(snapshot_all(target), m);
+        case send_scope::group: return deliver(snapshot_set(groups_, target), m);
+        case send_scope::user: return deliver(snapshot_set(users_, target), m);
+        case send_scope::connection: {
+            if (!m.valid_text()) return 0;
+            auto c = find(target);
+            return c && send_local(std::move(c), target, m) ? 1 : 0;
+        }
+        }
+        return 0;
+    }
+
+    // ---- cluster ----------------------------------------------------------------
+    // Makes every send also go through `link` (replacing any link attached).
+    // The backplane does this when it starts.
+    void attach(std::shared_ptr<cluster_link> link) {
+        std::unique_lock lock(mutex_);
+        link_ = std::move(link);
+    }
+    // Detaches `link` if it is the one attached (any link when nullptr), so a
+    // backplane that stops cannot detach its successor.
+    void detach(const cluster_link* link = nullptr) {
+        std::shared_ptr<cluster_link> old;  // released after the lock
+        std::unique_lock lock(mutex_);
+        if (!link || link_.get() == link) old = std::move(link_);
+    }
+    // The attached link, or nullptr.
+    std::shared_ptr<cluster_link> cluster() const {
+        std::shared_lock lock(mutex_);
+        return link_;
     }
 
     // ---- groups (topics) --------------------------------------------------------
@@ -187,7 +313,7 @@ public:
         return publish(group, prepared_message::text(text));
     }
     std::size_t publish(std::string_view group, const prepared_message& m) {
-        return deliver(snapshot_set(groups_, group), m);
+        return send(send_scope::group, group, m).local;
     }
 
     std::size_t group_size(std::string_view group) const {
@@ -208,6 +334,20 @@ private:
         std::unordered_set<std::string> groups;
     };
     using member_map = std::unordered_map<std::string, std::unordered_set<std::string>>;
+
+    std::pair<std::shared_ptr<connection>, std::shared_ptr<cluster_link>> find_with_link(std::string_view id) const {
+        std::shared_lock lock(mutex_);
+        auto it = entries_.find(std::string{id});
+        return {it == entries_.end() ? nullptr : it->second.conn, link_};
+    }
+
+    bool send_local(std::shared_ptr<connection> c, std::string_view id, const prepared_message& m) {
+        if (!c->is_open()) {
+            remove(id);
+            return false;
+        }
+        return c->send(m);
+    }
 
     static void erase_member(member_map& map, const std::string& key, const std::string& id) {
         auto it = map.find(key);
@@ -297,6 +437,7 @@ private:
     std::unordered_map<std::string, entry> entries_;
     member_map users_;
     member_map groups_;
+    std::shared_ptr<cluster_link> link_;
 };
 
 } // namespace wsx

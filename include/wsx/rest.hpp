@@ -10,9 +10,26 @@
 //                                   {"type":"server-message","message":"...","timestamp":"..."}
 //   DELETE {prefix}/{id}            204; the connection is closed with 1000
 //
+// With a cluster link attached to the registry (a backplane, e.g.
+// wsx/backplane/redis.hpp), "count", "connections" and "recipients" stay about
+// this instance, and:
+//   GET    {prefix}                 adds "cluster":{"instance":"...","state":"connected",
+//                                   "instances":N,"connections":N,"published":N,"received":N,
+//                                   "lost":N,"missed":N,"reconnects":N,"last_error":"..."}
+//                                   ("connections" there is the cluster-wide count; see
+//                                   wsx::cluster_status for each field)
+//   POST   {prefix}/broadcast       adds "forwarded":true|false (false: the link was down or
+//                                   full, the other instances' clients do not get it)
+//   POST   {prefix}/{id}/send       for an id that is not on this instance: 202
+//                                   {"sent":false,"forwarded":true} (the instance that has it
+//                                   delivers it; an unknown id is dropped there, unseen), or
+//                                   503 when the link could not take it
+//   GET and DELETE {prefix}/{id}    stay local: 404 for a connection of another instance
+//
 // Errors are JSON {"error":"what was wrong"}: 400 (body not JSON, "message"
 // missing, empty or not a string), 401 (bearer token required), 404 (unknown
-// route or id), 405 with Allow (wrong method), 413 (body over the limit).
+// route or id), 405 with Allow (wrong method), 413 (body over the limit), 503
+// (cluster link down, see above).
 // It is an admin API: set rest_options::bearer_token unless the port is private.
 #include <cstddef>
 #include <string>
@@ -74,6 +91,23 @@ inline void append_summary_json(std::string& out, const connection_summary& s) {
         append_json_string(out, s.groups[i]);
     }
     out += "]}";
+}
+
+inline void append_cluster_json(std::string& out, const cluster_status& s) {
+    out += R"({"instance":)";
+    append_json_string(out, s.instance);
+    out += R"(,"state":)";
+    append_json_string(out, to_string(s.state));
+    out += R"(,"instances":)" + std::to_string(s.instances);
+    out += R"(,"connections":)" + std::to_string(s.connections);
+    out += R"(,"published":)" + std::to_string(s.published);
+    out += R"(,"received":)" + std::to_string(s.received);
+    out += R"(,"lost":)" + std::to_string(s.lost);
+    out += R"(,"missed":)" + std::to_string(s.missed);
+    out += R"(,"reconnects":)" + std::to_string(s.reconnects);
+    out += R"(,"last_error":)";
+    append_json_string(out, s.last_error);
+    out += '}';
 }
 
 // The "message" string of a JSON body, or an error response already written.
@@ -176,7 +210,12 @@ private:
             if (i) body += ',';
             append_summary_json(body, all[i]);
         }
-        body += "]}";
+        body += ']';
+        if (const auto link = reg_.cluster()) {
+            body += R"(,"cluster":)";
+            append_cluster_json(body, link->status());
+        }
+        body += '}';
         json_response(res, 200, std::move(body));
     }
 
@@ -184,8 +223,11 @@ private:
         if (req.method != "POST") return not_allowed(res, "POST");
         std::string message;
         if (!read_message(req, res, options_.max_body_size, message)) return;
-        const std::size_t n = reg_.broadcast(prepared_message::text(server_event("server-broadcast", message)));
-        json_response(res, 200, R"({"recipients":)" + std::to_string(n) + "}");
+        const auto sent = reg_.send(send_scope::all, {}, prepared_message::text(server_event("server-broadcast", message)));
+        std::string body = R"({"recipients":)" + std::to_string(sent.local);
+        if (reg_.cluster()) body += sent.forwarded ? R"(,"forwarded":true)" : R"(,"forwarded":false)";
+        body += '}';
+        json_response(res, 200, std::move(body));
     }
 
     void item(const http::request& req, http::response& res, std::string_view id) const {
@@ -210,9 +252,12 @@ private:
         if (req.method != "POST") return not_allowed(res, "POST");
         std::string message;
         if (!read_message(req, res, options_.max_body_size, message)) return;
-        if (!reg_.send_to(id, prepared_message::text(server_event("server-message", message))))
-            return json_error(res, 404, "no open connection with this id");
-        json_response(res, 200, R"({"sent":true})");
+        const auto sent = reg_.send(send_scope::connection, id, prepared_message::text(server_event("server-message", message)));
+        if (sent.local) return json_response(res, 200, R"({"sent":true})");
+        if (sent.forwarded) return json_response(res, 202, R"({"sent":false,"forwarded":true})");
+        if (reg_.cluster() && !reg_.find(id))
+            return json_error(res, 503, "no connection with this id here, and the cluster link is down");
+        json_error(res, 404, "no open connection with this id");
     }
 
     registry& reg_;
