@@ -58,18 +58,8 @@ using wsx::test::wait_until;
 
 // ---- JSON ------------------------------------------------------------------------
 
-// A parsed document; the parser owns the memory the elements point into.
-struct json_doc {
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-};
-
-std::unique_ptr<json_doc> parse_json(const std::string& text) {
-    auto doc = std::make_unique<json_doc>();
-    INFO("JSON: " << text);
-    REQUIRE(doc->parser.parse(text).get(doc->root) == simdjson::SUCCESS);
-    return doc;
-}
+using wsx::test::json_doc;
+using wsx::test::parse_json;
 
 std::set<std::string> keys_of(simdjson::dom::element e) {
     simdjson::dom::object obj;

@@ -186,18 +186,7 @@ void expect_delivery(std::vector<client*> to, const std::string& text) {
     }
 }
 
-// ---- JSON ----------------------------------------------------------------------
-struct json_doc {
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-};
-
-std::unique_ptr<json_doc> parse_json(const std::string& text) {
-    auto doc = std::make_unique<json_doc>();
-    INFO("JSON: " << text);
-    REQUIRE(doc->parser.parse(text).get(doc->root) == simdjson::SUCCESS);
-    return doc;
-}
+using wsx::test::parse_json;
 
 std::uint64_t uint_at(simdjson::dom::element e, std::string_view key) {
     std::uint64_t v = 0;

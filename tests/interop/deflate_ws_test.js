@@ -7,10 +7,9 @@
 // Exits non-zero on failure; the last line is "N passed, N failed".
 'use strict';
 
-const { spawn } = require('child_process');
 const crypto = require('crypto');
 const path = require('path');
-const readline = require('readline');
+const { startServer, stopServer } = require('./example_process');
 
 const [binary, modules] = process.argv.slice(2);
 const WebSocket = require(path.resolve(modules, 'ws'));
@@ -33,31 +32,6 @@ function jsonMessage(size) {
     n += JSON.stringify(item).length + 1;
   }
   return JSON.stringify(items);
-}
-
-function startServer(flag) {
-  return new Promise((resolve, reject) => {
-    const server = spawn(binary, ['--host', '127.0.0.1', '--port', '0', flag], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines = readline.createInterface({ input: server.stdout });
-    lines.once('line', (line) => {
-      const m = /ws:\/\/[\d.]+:(\d+)\//.exec(line);
-      if (!m) return reject(new Error('server did not print its URL: ' + line));
-      resolve({ server, port: Number(m[1]) });
-    });
-    server.once('error', reject);
-  });
-}
-
-function stopServer(server, name) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => server.kill('SIGKILL'), 10000);
-    server.once('exit', (code) => {
-      clearTimeout(timer);
-      check(`${name}: server exits cleanly on SIGTERM`, code === 0, `exit ${code}`);
-      resolve();
-    });
-    server.kill('SIGTERM');
-  });
 }
 
 // A connected client with a queue of received messages.
@@ -133,13 +107,13 @@ async function cases(url, serverName, serverParams) {
 async function main() {
   for (const [flag, params] of [['--deflate', []],
     ['--deflate-no-context-takeover', ['server_no_context_takeover', 'client_no_context_takeover']]]) {
-    const { server, port } = await startServer(flag);
+    const { server, port } = await startServer(binary, [flag]);
     try {
       await cases(`ws://127.0.0.1:${port}/`, flag, params);
     } catch (e) {
       check(`[${flag}] ran without an exception`, false, String(e && e.stack || e));
     } finally {
-      await stopServer(server, flag);
+      await stopServer(server, flag, check);
     }
   }
   console.log(`${passed} passed, ${failed} failed`);

@@ -6,10 +6,9 @@
 // Exits non-zero on failure; the last line is "N passed, N failed".
 'use strict';
 
-const { spawn } = require('child_process');
 const crypto = require('crypto');
 const path = require('path');
-const readline = require('readline');
+const { startServer, stopServer } = require('./example_process');
 
 const [echoBinary, broadcastBinary, modules] = process.argv.slice(2);
 const WebSocket = require(path.resolve(modules, 'ws'));
@@ -20,32 +19,6 @@ function check(name, cond, detail = '') {
   if (cond) passed++;
   else failed++;
   console.log((cond ? 'ok   ' : 'FAIL ') + name + (cond ? '' : '  ' + detail));
-}
-
-// Starts an example on a free port; resolves with the process and the port it printed.
-function startServer(binary) {
-  return new Promise((resolve, reject) => {
-    const server = spawn(binary, ['--host', '127.0.0.1', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines = readline.createInterface({ input: server.stdout });
-    lines.once('line', (line) => {
-      const m = /:\/\/[\d.]+:(\d+)\//.exec(line);
-      if (!m) return reject(new Error('server did not print its URL: ' + line));
-      resolve({ server, port: Number(m[1]) });
-    });
-    server.once('error', reject);
-  });
-}
-
-function stopServer(server, name) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => server.kill('SIGKILL'), 10000);
-    server.once('exit', (code) => {
-      clearTimeout(timer);
-      check(`${name}: exits with status 0 on SIGTERM`, code === 0, `exit ${code}`);
-      resolve();
-    });
-    server.kill('SIGTERM');
-  });
 }
 
 // A connected client: next() resolves with the next message ({data, isBinary}),
@@ -205,7 +178,7 @@ async function main() {
   } catch (e) {
     check('echo cases ran without an exception', false, String(e && e.stack || e));
   }
-  await stopServer(echo.server, 'echo_server');
+  await stopServer(echo.server, 'echo_server', check);
 
   const broadcast = await startServer(broadcastBinary);
   try {
@@ -213,7 +186,7 @@ async function main() {
   } catch (e) {
     check('broadcast cases ran without an exception', false, String(e && e.stack || e));
   }
-  await stopServer(broadcast.server, 'broadcast_server');
+  await stopServer(broadcast.server, 'broadcast_server', check);
 }
 
 main().finally(() => {

@@ -7,13 +7,17 @@
 // instead of hanging it. One client per thread, like loopback_client.
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include <simdjson.h>
+
 #include <wsx/http/message.hpp>
 
+#include "catch.hpp"
 #include "loopback_client.hpp"
 
 namespace wsx::test {
@@ -65,5 +69,18 @@ private:
     loopback_client http_;
     std::string token_;
 };
+
+// A parsed JSON answer; the parser owns the memory the elements point into.
+struct json_doc {
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+};
+
+inline std::unique_ptr<json_doc> parse_json(const std::string& text) {
+    auto doc = std::make_unique<json_doc>();
+    INFO("JSON: " << text);
+    REQUIRE(doc->parser.parse(text).get(doc->root) == simdjson::SUCCESS);
+    return doc;
+}
 
 } // namespace wsx::test
