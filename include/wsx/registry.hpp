@@ -67,6 +67,8 @@ constexpr std::string_view to_string(cluster_state s) noexcept {
 struct cluster_status {
     std::string instance;           // this instance's id in the cluster
     cluster_state state = cluster_state::connecting;
+    bool publishing = false;        // sends are forwarded now (the publisher is up); "down"
+                                    // can mean only the subscriber is, while sends still leave
     std::size_t instances = 1;      // instances heard from recently, this one included
     std::uint64_t connections = 0;  // on those instances (others: as of their last heartbeat)
     std::uint64_t published = 0;    // messages forwarded and confirmed by the broker

@@ -14,7 +14,7 @@
 // wsx/backplane/redis.hpp), "count", "connections" and "recipients" stay about
 // this instance, and:
 //   GET    {prefix}                 adds "cluster":{"instance":"...","state":"connected",
-//                                   "instances":N,"connections":N,"published":N,"received":N,
+//                                   "publishing":true,"instances":N,"connections":N,"published":N,"received":N,
 //                                   "lost":N,"missed":N,"reconnects":N,"last_error":"..."}
 //                                   ("connections" there is the cluster-wide count; see
 //                                   wsx::cluster_status for each field)
@@ -98,6 +98,8 @@ inline void append_cluster_json(std::string& out, const cluster_status& s) {
     append_json_string(out, s.instance);
     out += R"(,"state":)";
     append_json_string(out, to_string(s.state));
+    out += R"(,"publishing":)";
+    out += s.publishing ? "true" : "false";
     out += R"(,"instances":)" + std::to_string(s.instances);
     out += R"(,"connections":)" + std::to_string(s.connections);
     out += R"(,"published":)" + std::to_string(s.published);

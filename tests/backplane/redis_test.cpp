@@ -354,6 +354,9 @@ TEST_CASE("the REST hook shows the cluster and forwards to other instances") {
         REQUIRE(doc->root["cluster"].get(cluster) == simdjson::SUCCESS);
         CHECK(string_at(cluster, "instance") == "A");
         CHECK(string_at(cluster, "state") == "connected");
+        bool publishing = false;
+        CHECK(cluster["publishing"].get(publishing) == simdjson::SUCCESS);
+        CHECK(publishing);
         CHECK(uint_at(cluster, "instances") == 2);
         CHECK(uint_at(cluster, "connections") == 3);
         for (const auto* key : {"published", "received", "lost", "missed", "reconnects"}) uint_at(cluster, key);
@@ -406,7 +409,10 @@ TEST_CASE("Redis killed: local delivery goes on, the outage shows, sends are cou
     redis.kill();
     const bool down = wait_until(
         [&] {
-            return A.status().state == wsx::cluster_state::down && B.status().state == wsx::cluster_state::down;
+            // "down" as soon as either connection notices; wait for both publishers too.
+            const auto a = A.status(), b = B.status();
+            return a.state == wsx::cluster_state::down && b.state == wsx::cluster_state::down &&
+                   !a.publishing && !b.publishing;
         },
         cluster_deadline);
     REQUIRE(down);
@@ -479,6 +485,7 @@ TEST_CASE("a subscriber that drops counts what it missed, and keeps order") {
         },
         cluster_deadline);
     REQUIRE(saw_down);
+    CHECK(B.status().publishing);  // only the subscriber was dropped
     // While B's subscriber is away, and on until it is back.
     const bool back = wait_until(
         [&] {

@@ -220,6 +220,7 @@ public:
         cluster_status s;
         s.instance = instance_;
         s.state = state_.load();
+        s.publishing = pub_up_.load() && !stopped_.load();
         s.instances = instances_.load();
         std::uint64_t local = 0;
         {
