@@ -11,6 +11,8 @@
 #include "wsx/protocol/close_code.hpp"
 #include "wsx/protocol/utf8.hpp"
 
+#include "fuzz_check.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -20,14 +22,6 @@
 #include <string_view>
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);     \
-            std::abort();                                                                         \
-        }                                                                                         \
-    } while (0)
 
 using namespace wsx;
 using namespace wsx::protocol;

@@ -14,6 +14,8 @@
 #include "wsx/http/parser.hpp"
 #include "wsx/http/permessage_deflate.hpp"
 
+#include "fuzz_check.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -26,14 +28,6 @@
 namespace {
 
 using namespace wsx::http;
-
-#define FUZZ_CHECK(cond)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);     \
-            std::abort();                                                                         \
-        }                                                                                         \
-    } while (0)
 
 std::uint64_t fnv1a(std::string_view s) {
     std::uint64_t h = 1469598103934665603ull;

@@ -30,6 +30,8 @@
 #include "wsx/protocol/deflate.hpp"
 #endif
 
+#include "fuzz_check.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -44,14 +46,6 @@ namespace {
 
 using namespace wsx;
 using namespace wsx::protocol;
-
-#define FUZZ_CHECK(cond)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);     \
-            std::abort();                                                                         \
-        }                                                                                         \
-    } while (0)
 
 constexpr std::uint64_t kMaxSizes[8] = {0, 1, 2, 125, 126, 1000, 65536, 16u << 20};
 

@@ -9,6 +9,8 @@
 #include <wsx/rest.hpp>
 #include <wsx/protocol/utf8.hpp>
 
+#include "fuzz_check.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -19,14 +21,6 @@
 #include <simdjson.h>
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);     \
-            std::abort();                                                                         \
-        }                                                                                         \
-    } while (0)
 
 void run(const wsx::http::request& req, std::size_t limit) {
     wsx::http::response res;
