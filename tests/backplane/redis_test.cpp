@@ -142,6 +142,15 @@ void wait_formed(const instance& a, const instance& b) {
     REQUIRE(ok);
 }
 
+// The usual start of a test: Redis running, instances A and B connected to it
+// and each aware of the other.
+struct formed_cluster {
+    redis_process redis{WSX_TEST_REDIS_SERVER};
+    instance A{(redis.start(), redis.port()), "A"};  // Redis runs before A connects
+    instance B{redis.port(), "B"};
+    formed_cluster() { wait_formed(A, B); }
+};
+
 // A WebSocket client of one instance.
 struct client {
     std::string name;
@@ -204,12 +213,7 @@ std::string string_at(simdjson::dom::element e, std::string_view key) {
 
 } // namespace
 
-TEST_CASE("every kind of send reaches the right clients of both instances exactly once") {
-    redis_process redis{WSX_TEST_REDIS_SERVER};
-    redis.start();
-    instance A{redis.port(), "A"};
-    instance B{redis.port(), "B"};
-    wait_formed(A, B);
+TEST_CASE_METHOD(formed_cluster, "every kind of send reaches the right clients of both instances exactly once") {
     CHECK(A.log_count("connected (channel \"wsx\", instance A)") == 1);
 
     client a1{"a1", A.port(), "alice"};
@@ -296,12 +300,7 @@ TEST_CASE("every kind of send reaches the right clients of both instances exactl
     }
 }
 
-TEST_CASE("one publisher's order is kept across instances, 2000 messages") {
-    redis_process redis{WSX_TEST_REDIS_SERVER};
-    redis.start();
-    instance A{redis.port(), "A"};
-    instance B{redis.port(), "B"};
-    wait_formed(A, B);
+TEST_CASE_METHOD(formed_cluster, "one publisher's order is kept across instances, 2000 messages") {
     client a1{"a1", A.port()};
     client b1{"b1", B.port()};
 
@@ -324,12 +323,7 @@ TEST_CASE("one publisher's order is kept across instances, 2000 messages") {
     CHECK(B.status().received == count);
 }
 
-TEST_CASE("the REST hook shows the cluster and forwards to other instances") {
-    redis_process redis{WSX_TEST_REDIS_SERVER};
-    redis.start();
-    instance A{redis.port(), "A"};
-    instance B{redis.port(), "B"};
-    wait_formed(A, B);
+TEST_CASE_METHOD(formed_cluster, "the REST hook shows the cluster and forwards to other instances") {
     client a1{"a1", A.port()};
     client b1{"b1", B.port()};
     client b2{"b2", B.port()};
@@ -394,12 +388,7 @@ TEST_CASE("the REST hook shows the cluster and forwards to other instances") {
     for (auto* c : {&a1, &b1, &b2}) c->expect_silence();
 }
 
-TEST_CASE("Redis killed: local delivery goes on, the outage shows, sends are counted lost; restarted: recovery") {
-    redis_process redis{WSX_TEST_REDIS_SERVER};
-    redis.start();
-    instance A{redis.port(), "A"};
-    instance B{redis.port(), "B"};
-    wait_formed(A, B);
+TEST_CASE_METHOD(formed_cluster, "Redis killed: local delivery goes on, the outage shows, sends are counted lost; restarted: recovery") {
     client a1{"a1", A.port(), "alice"};
     client b1{"b1", B.port(), "alice"};
     a1.join("g");
