@@ -8,9 +8,7 @@ Exits non-zero on failure; the last line is "N passed, N failed".
 import asyncio
 import json
 import os
-import re
 import socket
-import subprocess
 import sys
 import zlib
 import base64
@@ -18,14 +16,11 @@ import base64
 import websockets
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
-FAILED = []
-PASSED = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interop_helpers import (RSV1, check, check_closed_with, raw_frame, start_server,  # noqa: E402
+                             stop_server, summary)
+
 TAIL = b"\x00\x00\xff\xff"
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else "  " + detail), flush=True)
 
 
 def json_message(size):
@@ -37,23 +32,6 @@ def json_message(size):
         items.append(item)
         n += len(json.dumps(item)) + 2
     return json.dumps(items)
-
-
-def raw_frame(opcode, payload, fin=True, rsv1=False, mask=True):
-    """A client frame encoded by hand, to send what the library would not."""
-    head = bytes([(0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode])
-    n = len(payload)
-    mbit = 0x80 if mask else 0
-    if n < 126:
-        head += bytes([mbit | n])
-    elif n < 65536:
-        head += bytes([mbit | 126]) + n.to_bytes(2, "big")
-    else:
-        head += bytes([mbit | 127]) + n.to_bytes(8, "big")
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
 def deflate(data, level=6):
@@ -124,32 +102,23 @@ async def violation_cases(uri):
     that negotiated permessage-deflate: the server must close with the right code."""
     zeros = deflate(bytes(64 << 20), 9)  # 64 MiB of zeros in ~64 KiB: over the 16 MiB limit
     cases = [
-        ("decompression bomb -> 1009", raw_frame(0x2, zeros, rsv1=True), 1009),
-        ("invalid DEFLATE data -> 1007", raw_frame(0x2, b"\xff\xff\xff\xff", rsv1=True), 1007),
-        ("compressed invalid UTF-8 -> 1007", raw_frame(0x1, deflate(b"ok \xff bad"), rsv1=True), 1007),
+        ("decompression bomb -> 1009", raw_frame(0x2, zeros, rsv=RSV1), 1009),
+        ("invalid DEFLATE data -> 1007", raw_frame(0x2, b"\xff\xff\xff\xff", rsv=RSV1), 1007),
+        ("compressed invalid UTF-8 -> 1007", raw_frame(0x1, deflate(b"ok \xff bad"), rsv=RSV1), 1007),
         ("RSV1 on a continuation -> 1002",
-         raw_frame(0x1, deflate(b"abc")[:2], fin=False, rsv1=True)
-         + raw_frame(0x0, deflate(b"abc")[2:], rsv1=True), 1002),
-        ("RSV1 on a ping -> 1002", raw_frame(0x9, b"", rsv1=True), 1002),
+         raw_frame(0x1, deflate(b"abc")[:2], fin=False, rsv=RSV1)
+         + raw_frame(0x0, deflate(b"abc")[2:], rsv=RSV1), 1002),
+        ("RSV1 on a ping -> 1002", raw_frame(0x9, b"", rsv=RSV1), 1002),
     ]
     for name, frame, code in cases:
         async with websockets.connect(uri, max_size=None, compression="deflate") as ws:
-            ws.transport.write(frame)
-            try:
-                await asyncio.wait_for(ws.recv(), 10)
-                check(name, False, "got a message")
-            except websockets.ConnectionClosed as e:
-                check(name, e.rcvd is not None and e.rcvd.code == code, str(e))
+            await check_closed_with(ws, name, frame, code, timeout=10)
     # Without the extension negotiated, RSV1 stays a protocol error.
     async with websockets.connect(uri, compression=None) as ws:
         check("no offer: no extension in the answer",
               "Sec-WebSocket-Extensions" not in ws.response_headers)
-        ws.transport.write(raw_frame(0x1, deflate(b"Hello"), rsv1=True))
-        try:
-            await asyncio.wait_for(ws.recv(), 5)
-            check("no offer: RSV1 -> 1002", False, "got a message")
-        except websockets.ConnectionClosed as e:
-            check("no offer: RSV1 -> 1002", e.rcvd is not None and e.rcvd.code == 1002, str(e))
+        await check_closed_with(ws, "no offer: RSV1 -> 1002",
+                                raw_frame(0x1, deflate(b"Hello"), rsv=RSV1), 1002)
 
 
 # ---- on the wire: what the server really sends ----------------------------------------
@@ -190,7 +159,7 @@ def wire_cases(port, offer, label, expect_reset):
     inflater = zlib.decompressobj(-15)
     big = json_message(10000).encode()
     for i in range(2):
-        sock.sendall(raw_frame(0x1, deflate(big), rsv1=True))
+        sock.sendall(raw_frame(0x1, deflate(big), rsv=RSV1))
         b0, payload = read_frame(sock)
         check(f"{label}: 10 KB echo #{i + 1} has RSV1 and is compressed",
               b0 == 0xC1 and len(payload) < len(big) // 3, f"b0 {b0:#x}, {len(payload)} bytes")
@@ -206,7 +175,7 @@ def wire_cases(port, offer, label, expect_reset):
     b0, payload = read_frame(sock)
     check(f"{label}: pong never compressed", b0 == 0x8A and payload == b"p", f"b0 {b0:#x}")
     # The RFC 7692 7.2.3.1 fragmented example, masked.
-    sock.sendall(raw_frame(0x1, b"\xf2\x48\xcd", fin=False, rsv1=True)
+    sock.sendall(raw_frame(0x1, b"\xf2\x48\xcd", fin=False, rsv=RSV1)
                  + raw_frame(0x0, b"\xc9\xc9\x07\x00"))
     b0, payload = read_frame(sock)
     check(f"{label}: RFC 7692 fragmented \"Hello\" echoed", b0 == 0x81 and payload == b"Hello",
@@ -214,30 +183,14 @@ def wire_cases(port, offer, label, expect_reset):
     sock.close()
 
 
-def start(binary, *flags):
-    server = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0", *flags],
-                              stdout=subprocess.PIPE, text=True)
-    line = server.stdout.readline()
-    match = re.search(r"ws://[\d.]+:(\d+)/", line)
-    if not match:
-        server.kill()
-        raise RuntimeError("server did not print its URL: " + line)
-    return server, int(match.group(1))
-
-
 def stop(server, name):
-    server.terminate()
-    try:
-        code = server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        code = "killed"
+    code = stop_server(server)
     check(f"{name}: server exits cleanly on SIGTERM", code == 0, f"exit {code}")
 
 
 def main():
     binary = sys.argv[1]
-    server, port = start(binary, "--deflate")
+    server, port = start_server(binary, "--deflate")
     try:
         uri = f"ws://127.0.0.1:{port}/"
         asyncio.run(asyncio.wait_for(library_cases(uri, "--deflate", []), 120))
@@ -247,7 +200,7 @@ def main():
     finally:
         stop(server, "--deflate")
 
-    server, port = start(binary, "--deflate-no-context-takeover")
+    server, port = start_server(binary, "--deflate-no-context-takeover")
     try:
         uri = f"ws://127.0.0.1:{port}/"
         asyncio.run(asyncio.wait_for(library_cases(
@@ -257,8 +210,7 @@ def main():
     finally:
         stop(server, "--deflate-no-context-takeover")
 
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    return 1 if FAILED else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -6,36 +6,12 @@ Starts the server on a free port, runs every case, exits non-zero on failure.
 """
 import asyncio
 import os
-import re
-import subprocess
 import sys
 
 import websockets
 
-FAILED = []
-PASSED = []
-
-
-def raw_frame(opcode, payload, fin=True, rsv=0, mask=True):
-    """Encodes a frame by hand: the library refuses to build invalid ones."""
-    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
-    n = len(payload)
-    mbit = 0x80 if mask else 0
-    if n < 126:
-        head += bytes([mbit | n])
-    elif n < 65536:
-        head += bytes([mbit | 126]) + n.to_bytes(2, "big")
-    else:
-        head += bytes([mbit | 127]) + n.to_bytes(8, "big")
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else "  " + detail), flush=True)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interop_helpers import check, check_closed_with, raw_frame, start_server, stop_server, summary  # noqa: E402
 
 
 async def run_cases(uri):
@@ -84,34 +60,20 @@ async def run_cases(uri):
     ]
     for name, frame, code in raw_cases:
         async with websockets.connect(uri, compression=None) as ws:
-            ws.transport.write(frame)
-            try:
-                await asyncio.wait_for(ws.recv(), 5)
-                check(name, False, "got a message")
-            except websockets.ConnectionClosed as e:
-                check(name, e.rcvd is not None and e.rcvd.code == code, str(e))
+            await check_closed_with(ws, name, frame, code)
 
 def main():
-    server = subprocess.Popen([sys.argv[1], "--host", "127.0.0.1", "--port", "0"],
-                              stdout=subprocess.PIPE, text=True)
     try:
-        line = server.stdout.readline()
-        match = re.search(r"ws://[\d.]+:(\d+)/", line)
-        if not match:
-            print("FAIL server did not print its URL: " + line)
-            return 1
-        uri = f"ws://127.0.0.1:{match.group(1)}/"
-        asyncio.run(asyncio.wait_for(run_cases(uri), 60))
+        server, port = start_server(sys.argv[1])
+    except RuntimeError as e:
+        print("FAIL " + str(e))
+        return 1
+    try:
+        asyncio.run(asyncio.wait_for(run_cases(f"ws://127.0.0.1:{port}/"), 60))
     finally:
-        server.terminate()
-        try:
-            code = server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            code = "killed"
+        code = stop_server(server)
     check("server exits cleanly on SIGTERM", code == 0, f"exit {code}")
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    return 1 if FAILED else 0
+    return summary()
 
 
 if __name__ == "__main__":

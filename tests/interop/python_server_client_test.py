@@ -13,14 +13,10 @@ import sys
 
 import websockets
 
-FAILED = []
-PASSED = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interop_helpers import PASSED, check, summary  # noqa: E402
+
 SEEN = {}  # what the server saw, by case name
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else "  " + detail), flush=True)
 
 
 async def handler(ws, path=None):
@@ -121,7 +117,6 @@ async def main_async(wsx_cat, with_tls):
     check("connection refused exits 1 and says so", code == 1 and "cannot connect" in err, f"{code} {err}")
 
     if with_tls:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from interop_certs import make_certs
         d, ca, cert, key = make_certs()
         try:
@@ -144,8 +139,8 @@ def main():
     wsx_cat = sys.argv[1]
     with_tls = "--tls" in sys.argv[2:]
     asyncio.run(asyncio.wait_for(main_async(wsx_cat, with_tls), 100))
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    return 1 if FAILED or not PASSED else 0
+    status = summary()
+    return status if PASSED else 1  # no case run at all is a failure too
 
 
 if __name__ == "__main__":

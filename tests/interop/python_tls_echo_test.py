@@ -8,10 +8,8 @@ a free port, runs every case, exits non-zero on failure.
 """
 import asyncio
 import os
-import re
 import shutil
 import ssl
-import subprocess
 import sys
 import warnings
 
@@ -19,14 +17,7 @@ import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from interop_certs import make_certs  # noqa: E402
-
-FAILED = []
-PASSED = []
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else "  " + detail), flush=True)
+from interop_helpers import check, check_closed_with, start_server, stop_server, summary  # noqa: E402
 
 
 def client_context(ca):
@@ -63,12 +54,7 @@ async def run_cases(uri, ca):
 
     # The server checks frames over TLS as over TCP.
     async with websockets.connect(uri, ssl=client_context(ca), compression=None) as ws:
-        ws.transport.write(b"\x81\x03bad")  # unmasked
-        try:
-            await asyncio.wait_for(ws.recv(), 5)
-            check("unmasked frame -> 1002", False, "got a message")
-        except websockets.ConnectionClosed as e:
-            check("unmasked frame -> 1002", e.rcvd is not None and e.rcvd.code == 1002, str(e))
+        await check_closed_with(ws, "unmasked frame -> 1002", b"\x81\x03bad", 1002)  # unmasked
 
     # A client that does not trust the CA refuses the server.
     try:
@@ -96,27 +82,20 @@ async def run_cases(uri, ca):
 
 def main():
     d, ca, cert, key = make_certs()
-    server = subprocess.Popen([sys.argv[1], "--cert", cert, "--key", key, "--host", "127.0.0.1", "--port", "0"],
-                              stdout=subprocess.PIPE, text=True)
     try:
-        line = server.stdout.readline()
-        match = re.search(r"wss://[\d.]+:(\d+)/", line)
-        if not match:
-            print("FAIL server did not print its URL: " + line)
-            return 1
-        uri = f"wss://localhost:{match.group(1)}/"
-        asyncio.run(asyncio.wait_for(run_cases(uri, ca), 60))
-    finally:
-        server.terminate()
         try:
-            code = server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            code = "killed"
+            server, port = start_server(sys.argv[1], "--cert", cert, "--key", key, scheme="wss")
+        except RuntimeError as e:
+            print("FAIL " + str(e))
+            return 1
+        try:
+            asyncio.run(asyncio.wait_for(run_cases(f"wss://localhost:{port}/", ca), 60))
+        finally:
+            code = stop_server(server)
+    finally:
         shutil.rmtree(d, ignore_errors=True)
     check("server exits cleanly on SIGTERM", code == 0, f"exit {code}")
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    return 1 if FAILED else 0
+    return summary()
 
 
 if __name__ == "__main__":
