@@ -9,18 +9,10 @@
 
 const crypto = require('crypto');
 const path = require('path');
-const { startServer, stopServer } = require('./example_process');
+const { check, summary, startServer, stopServer } = require('./interop_helpers');
 
 const [binary, modules] = process.argv.slice(2);
 const WebSocket = require(path.resolve(modules, 'ws'));
-
-let passed = 0;
-let failed = 0;
-function check(name, cond, detail = '') {
-  if (cond) passed++;
-  else failed++;
-  console.log((cond ? 'ok   ' : 'FAIL ') + name + (cond ? '' : '  ' + detail));
-}
 
 function jsonMessage(size) {
   const items = [];
@@ -113,17 +105,15 @@ async function main() {
     } catch (e) {
       check(`[${flag}] ran without an exception`, false, String(e && e.stack || e));
     } finally {
-      await stopServer(server, flag, check);
+      await stopServer(server, flag);
     }
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  process.exit(summary());
 }
 
 setTimeout(() => {
-  console.log('FAIL timed out');
-  console.log(`${passed} passed, ${failed + 1} failed`);
-  process.exit(1);
+  check('finished within 120 s', false);
+  process.exit(summary());
 }, 120000).unref();
 
 main();

@@ -8,18 +8,10 @@
 
 const crypto = require('crypto');
 const path = require('path');
-const { startServer, stopServer } = require('./example_process');
+const { check, summary, startServer, stopServer } = require('./interop_helpers');
 
 const [echoBinary, broadcastBinary, modules] = process.argv.slice(2);
 const WebSocket = require(path.resolve(modules, 'ws'));
-
-let passed = 0;
-let failed = 0;
-function check(name, cond, detail = '') {
-  if (cond) passed++;
-  else failed++;
-  console.log((cond ? 'ok   ' : 'FAIL ') + name + (cond ? '' : '  ' + detail));
-}
 
 // A connected client: next() resolves with the next message ({data, isBinary}),
 // or null after `ms` milliseconds without one; closed resolves with {code, reason}.
@@ -178,7 +170,7 @@ async function main() {
   } catch (e) {
     check('echo cases ran without an exception', false, String(e && e.stack || e));
   }
-  await stopServer(echo.server, 'echo_server', check);
+  await stopServer(echo.server, 'echo_server');
 
   const broadcast = await startServer(broadcastBinary);
   try {
@@ -186,10 +178,9 @@ async function main() {
   } catch (e) {
     check('broadcast cases ran without an exception', false, String(e && e.stack || e));
   }
-  await stopServer(broadcast.server, 'broadcast_server', check);
+  await stopServer(broadcast.server, 'broadcast_server');
 }
 
 main().finally(() => {
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  process.exit(summary());
 });

@@ -1,7 +1,21 @@
-// Starting and stopping a wsx example from the Node.js interop tests.
+// What the Node.js interop tests share: the check counter and starting and
+// stopping a wsx example (interop_helpers.py is the Python counterpart).
 'use strict';
 const { spawn } = require('child_process');
 const readline = require('readline');
+
+// check(name, cond, detail) prints "ok   name" or "FAIL name  detail" and
+// counts; summary() prints "N passed, N failed" and gives the exit status.
+const counts = { passed: 0, failed: 0 };
+function check(name, cond, detail = '') {
+  if (cond) counts.passed++;
+  else counts.failed++;
+  console.log((cond ? 'ok   ' : 'FAIL ') + name + (cond ? '' : '  ' + detail));
+}
+function summary() {
+  console.log(`${counts.passed} passed, ${counts.failed} failed`);
+  return counts.failed ? 1 : 0;
+}
 
 // Starts `binary` on a free port (it prints its URL first); resolves with the
 // process and the port.
@@ -19,9 +33,9 @@ function startServer(binary, extraArgs = []) {
   });
 }
 
-// SIGTERM must stop the server gracefully: `check` records whether it exited
+// SIGTERM must stop the server gracefully: a check records whether it exited
 // with status 0 (within 10 s; it is killed after that).
-function stopServer(server, name, check) {
+function stopServer(server, name) {
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.kill('SIGKILL'), 10000);
     server.once('exit', (code) => {
@@ -33,4 +47,4 @@ function stopServer(server, name, check) {
   });
 }
 
-module.exports = { startServer, stopServer };
+module.exports = { check, summary, startServer, stopServer };
