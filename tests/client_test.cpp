@@ -3,18 +3,13 @@
 // io_context), and against a scripted fake server on the client's io_context
 // for every way a server can answer badly (refusal, bad accept key, masked
 // frames, invalid UTF-8, a close in the middle of the handshake...).
-// Asio 1.22 enables co_await for clang only with the Coroutines TS; clang 14
-// has C++20 coroutines and libstdc++ the <coroutine> header, so say so first.
-#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(ASIO_HAS_CO_AWAIT)
-#if __has_include(<coroutine>)
-#define ASIO_HAS_CO_AWAIT 1
-#define ASIO_HAS_STD_COROUTINE 1
-#endif
-#endif
+#include "asio_coroutines.hpp"  // first: before any Asio header
 
 #include "wsx/client.hpp"
 
 #include "catch.hpp"
+#include "client_sync.hpp"
+#include "loopback_client.hpp"
 
 #include <asio/read_until.hpp>
 #include <asio/write.hpp>
@@ -52,70 +47,16 @@ namespace {
 using namespace std::chrono_literals;
 using wsx::close_code;
 using wsx::opcode;
-using test_clock = std::chrono::steady_clock;
 using tcp = asio::ip::tcp;
 
-int code_of(close_code c) { return static_cast<int>(c); }
-
-// Runs the client's io_context until `pred` holds or the timeout passes.
-template <class Pred>
-bool run_until(asio::io_context& io, Pred pred, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = test_clock::now() + timeout;
-    while (!pred()) {
-        if (test_clock::now() >= deadline) return false;
-        io.restart();
-        if (io.run_one_for(10ms) == 0) std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
-
-// Blocking wrappers over the asynchronous API, for tests that are not about
-// the completion styles. Each fails the test when it does not complete.
-template <class Client>
-std::error_code connect_sync(asio::io_context& io, Client& c, const std::string& url,
-                        std::chrono::milliseconds timeout = 5s) {
-    std::optional<std::error_code> r;
-    c.async_connect(url, [&](std::error_code ec) { r = ec; });
-    REQUIRE(run_until(io, [&] { return r.has_value(); }, timeout));
-    return *r;
-}
-
-template <class Client>
-std::pair<std::error_code, wsx::received_message> read_sync(asio::io_context& io, Client& c,
-                                                       std::chrono::milliseconds timeout = 5s) {
-    std::optional<std::pair<std::error_code, wsx::received_message>> r;
-    c.async_read([&](std::error_code ec, wsx::received_message m) { r.emplace(ec, std::move(m)); });
-    REQUIRE(run_until(io, [&] { return r.has_value(); }, timeout));
-    return std::move(*r);
-}
-
-template <class Client>
-std::error_code send_sync(asio::io_context& io, Client& c, opcode type, std::string_view payload,
-                     std::chrono::milliseconds timeout = 5s) {
-    std::optional<std::error_code> r;
-    c.async_send(type, payload, [&](std::error_code ec) { r = ec; });
-    REQUIRE(run_until(io, [&] { return r.has_value(); }, timeout));
-    return *r;
-}
-
-template <class Client>
-std::error_code close_sync(asio::io_context& io, Client& c, close_code code, std::string_view reason = {},
-                      std::chrono::milliseconds timeout = 5s) {
-    std::optional<std::error_code> r;
-    c.async_close(code, reason, [&](std::error_code ec) { r = ec; });
-    REQUIRE(run_until(io, [&] { return r.has_value(); }, timeout));
-    return *r;
-}
-
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = test_clock::now() + timeout;
-    while (!pred()) {
-        if (test_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(2ms);
-    }
-    return true;
-}
+using wsx::test::close_sync;
+using wsx::test::code_of;
+using wsx::test::connect_sync;
+using wsx::test::read_sync;
+using wsx::test::run_until;
+using wsx::test::send_sync;
+using wsx::test::test_clock;
+using wsx::test::wait_until;
 
 // ---- wsx's own server on a thread of its own ------------------------------------
 
@@ -136,7 +77,7 @@ struct server_log {
         return f();
     }
     std::shared_ptr<wsx::connection> connection(std::size_t i) {
-        if (!wait_until([&] { return with([&] { return opened.size() > i; }); })) return nullptr;
+        if (!wait_until([&] { return with([&] { return opened.size() > i; }); }, 5s)) return nullptr;
         return with([&] { return opened[i].lock(); });
     }
     bool wait_closes(std::size_t n, std::chrono::milliseconds t = 5s) {

@@ -6,8 +6,10 @@
 #include <simdjson.h>
 
 #include "catch.hpp"
+#include "iso8601.hpp"
 #include "memory_connection.hpp"
 
+using wsx::test::is_iso8601_utc;
 using wsx::test::memory_hub;
 
 namespace {
@@ -25,16 +27,6 @@ event parse(const std::string& json) {
     e.message = std::string{std::string_view(doc["message"])};
     e.timestamp = std::string{std::string_view(doc["timestamp"])};
     return e;
-}
-
-bool is_iso8601_utc(const std::string& s) {
-    // 2026-11-22T18:50:17.123Z
-    if (s.size() != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
-        s[19] != '.' || s[23] != 'Z')
-        return false;
-    for (std::size_t i : {0u, 1u, 2u, 3u, 5u, 6u, 8u, 9u, 11u, 12u, 14u, 15u, 17u, 18u, 20u, 21u, 22u})
-        if (s[i] < '0' || s[i] > '9') return false;
-    return true;
 }
 } // namespace
 

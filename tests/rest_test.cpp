@@ -9,6 +9,7 @@
 #include "wsx/server.hpp"
 
 #include "catch.hpp"
+#include "iso8601.hpp"
 #include "loopback_client.hpp"
 #include "rest_client.hpp"
 
@@ -60,6 +61,8 @@ using wsx::test::wait_until;
 
 using wsx::test::json_doc;
 using wsx::test::parse_json;
+using wsx::test::string_field;
+using wsx::test::uint_field;
 
 std::set<std::string> keys_of(simdjson::dom::element e) {
     simdjson::dom::object obj;
@@ -69,29 +72,8 @@ std::set<std::string> keys_of(simdjson::dom::element e) {
     return out;
 }
 
-std::string string_field(simdjson::dom::element e, std::string_view key) {
-    std::string_view v;
-    INFO("field " << key);
-    REQUIRE(e[key].get(v) == simdjson::SUCCESS);
-    return std::string{v};
-}
 
-std::uint64_t uint_field(simdjson::dom::element e, std::string_view key) {
-    std::uint64_t v = 0;
-    INFO("field " << key);
-    REQUIRE(e[key].get(v) == simdjson::SUCCESS);
-    return v;
-}
-
-bool is_iso8601_utc(const std::string& s) {
-    // 2026-11-22T18:50:17.123Z
-    if (s.size() != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
-        s[19] != '.' || s[23] != 'Z')
-        return false;
-    for (std::size_t i : {0u, 1u, 2u, 3u, 5u, 6u, 8u, 9u, 11u, 12u, 14u, 15u, 17u, 18u, 20u, 21u, 22u})
-        if (s[i] < '0' || s[i] > '9') return false;
-    return true;
-}
+using wsx::test::is_iso8601_utc;
 
 // The instant an ISO 8601 UTC timestamp names, or nullopt when it is not one.
 std::optional<sys_clock::time_point> parse_iso8601(const std::string& s) {

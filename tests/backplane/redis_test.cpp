@@ -196,20 +196,9 @@ void expect_delivery(std::vector<client*> to, const std::string& text) {
 }
 
 using wsx::test::parse_json;
+using wsx::test::string_field;
+using wsx::test::uint_field;
 
-std::uint64_t uint_at(simdjson::dom::element e, std::string_view key) {
-    std::uint64_t v = 0;
-    INFO("field " << key);
-    REQUIRE(e[key].get(v) == simdjson::SUCCESS);
-    return v;
-}
-
-std::string string_at(simdjson::dom::element e, std::string_view key) {
-    std::string_view v;
-    INFO("field " << key);
-    REQUIRE(e[key].get(v) == simdjson::SUCCESS);
-    return std::string{v};
-}
 
 } // namespace
 
@@ -343,19 +332,19 @@ TEST_CASE_METHOD(formed_cluster, "the REST hook shows the cluster and forwards t
     REQUIRE(counted);
     {
         const auto doc = parse_json(body);
-        CHECK(uint_at(doc->root, "count") == 1);  // this instance's
+        CHECK(uint_field(doc->root, "count") == 1);  // this instance's
         simdjson::dom::element cluster;
         REQUIRE(doc->root["cluster"].get(cluster) == simdjson::SUCCESS);
-        CHECK(string_at(cluster, "instance") == "A");
-        CHECK(string_at(cluster, "state") == "connected");
+        CHECK(string_field(cluster, "instance") == "A");
+        CHECK(string_field(cluster, "state") == "connected");
         bool publishing = false;
         CHECK(cluster["publishing"].get(publishing) == simdjson::SUCCESS);
         CHECK(publishing);
-        CHECK(uint_at(cluster, "instances") == 2);
-        CHECK(uint_at(cluster, "connections") == 3);
-        for (const auto* key : {"published", "received", "lost", "missed", "reconnects"}) uint_at(cluster, key);
-        CHECK(uint_at(cluster, "lost") == 0);
-        CHECK(string_at(cluster, "last_error").empty());
+        CHECK(uint_field(cluster, "instances") == 2);
+        CHECK(uint_field(cluster, "connections") == 3);
+        for (const auto* key : {"published", "received", "lost", "missed", "reconnects"}) uint_field(cluster, key);
+        CHECK(uint_field(cluster, "lost") == 0);
+        CHECK(string_field(cluster, "last_error").empty());
     }
 
     // POST send to a connection of B through A: 202, forwarded, delivered by B.
@@ -364,8 +353,8 @@ TEST_CASE_METHOD(formed_cluster, "the REST hook shows the cluster and forwards t
     CHECK(sent->status == 202);
     CHECK(sent->body == R"({"sent":false,"forwarded":true})");
     const auto doc = parse_json(b2.next());
-    CHECK(string_at(doc->root, "type") == "server-message");
-    CHECK(string_at(doc->root, "message") == "via A");
+    CHECK(string_field(doc->root, "type") == "server-message");
+    CHECK(string_field(doc->root, "message") == "via A");
 
     // POST broadcast on A: A's recipients counted, B's clients reached too.
     const auto bc = rest.post("/api/connections/broadcast", R"({"message":"to all"})");
@@ -374,8 +363,8 @@ TEST_CASE_METHOD(formed_cluster, "the REST hook shows the cluster and forwards t
     CHECK(bc->body == R"({"recipients":1,"forwarded":true})");
     for (auto* c : {&a1, &b1, &b2}) {
         const auto d = parse_json(c->next());
-        CHECK(string_at(d->root, "type") == "server-broadcast");
-        CHECK(string_at(d->root, "message") == "to all");
+        CHECK(string_field(d->root, "type") == "server-broadcast");
+        CHECK(string_field(d->root, "message") == "to all");
     }
     // A local id still answers 200; GET of a remote id stays local (404).
     const auto local = rest.post("/api/connections/" + a1.id + "/send", R"({"message":"local"})");
@@ -428,9 +417,9 @@ TEST_CASE_METHOD(formed_cluster, "Redis killed: local delivery goes on, the outa
         const auto doc = parse_json(res->body);
         simdjson::dom::element cluster;
         REQUIRE(doc->root["cluster"].get(cluster) == simdjson::SUCCESS);
-        CHECK(string_at(cluster, "state") == "down");
-        CHECK(uint_at(cluster, "lost") >= 4);
-        CHECK_FALSE(string_at(cluster, "last_error").empty());
+        CHECK(string_field(cluster, "state") == "down");
+        CHECK(uint_field(cluster, "lost") >= 4);
+        CHECK_FALSE(string_field(cluster, "last_error").empty());
     }
     // Let a few retries fail first.
     std::this_thread::sleep_for(1500ms);

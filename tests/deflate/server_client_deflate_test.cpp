@@ -20,16 +20,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class Pred>
-bool run_until(asio::io_context& io, Pred pred, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        io.restart();
-        if (io.run_one_for(10ms) == 0) std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using wsx::test::run_until;
+
+// Each wait covers a whole exchange with compression at both ends: 10 s
+// leaves room on a loaded machine (the shared default is 5 s).
+constexpr auto deadline = 10s;
 
 std::string json(std::size_t n) {
     std::string s = "[";
@@ -94,7 +89,7 @@ TEST_CASE("wsx client and server agree on permessage-deflate and echo compressed
         wsx::client c(io, o);
         std::optional<std::error_code> connected;
         c.async_connect(srv.url(), [&](std::error_code ec) { connected = ec; });
-        REQUIRE(run_until(io, [&] { return connected.has_value(); }));
+        REQUIRE(run_until(io, [&] { return connected.has_value(); }, deadline));
         REQUIRE_FALSE(*connected);
         const auto conn = c.get_connection();
         REQUIRE(conn);
@@ -105,7 +100,7 @@ TEST_CASE("wsx client and server agree on permessage-deflate and echo compressed
             REQUIRE(c.send(wsx::opcode::text, m));
             std::optional<std::pair<std::error_code, wsx::received_message>> r;
             c.async_read([&](std::error_code ec, wsx::received_message msg) { r.emplace(ec, std::move(msg)); });
-            REQUIRE(run_until(io, [&] { return r.has_value(); }));
+            REQUIRE(run_until(io, [&] { return r.has_value(); }, deadline));
             REQUIRE_FALSE(r->first);
             CHECK(r->second.payload == m);
         }
@@ -115,7 +110,7 @@ TEST_CASE("wsx client and server agree on permessage-deflate and echo compressed
         else CHECK(conn->deflate_memory() > 0);
         std::optional<std::error_code> closed;
         c.async_close(wsx::close_code::normal, "", [&](std::error_code ec) { closed = ec; });
-        REQUIRE(run_until(io, [&] { return closed.has_value(); }));
+        REQUIRE(run_until(io, [&] { return closed.has_value(); }, deadline));
     }
 }
 
@@ -125,7 +120,7 @@ TEST_CASE("a client without deflate gets no extension from a deflate server") {
     wsx::client c(io);
     std::optional<std::error_code> connected;
     c.async_connect(srv.url(), [&](std::error_code ec) { connected = ec; });
-    REQUIRE(run_until(io, [&] { return connected.has_value(); }));
+    REQUIRE(run_until(io, [&] { return connected.has_value(); }, deadline));
     REQUIRE_FALSE(*connected);
     CHECK_FALSE(c.get_connection()->deflate().enabled);
 }

@@ -20,15 +20,7 @@
 // writing exactly the bytes a scenario needs (a request cut short, half a
 // frame) and decoding answers with wsx's own sans-I/O layers.
 
-// Asio 1.22 enables co_await for clang only with the Coroutines TS; clang 14
-// has C++20 coroutines and libstdc++ the <coroutine> header, so say so first
-// (as tests/client_test.cpp does).
-#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(ASIO_HAS_CO_AWAIT)
-#if __has_include(<coroutine>)
-#define ASIO_HAS_CO_AWAIT 1
-#define ASIO_HAS_STD_COROUTINE 1
-#endif
-#endif
+#include "asio_coroutines.hpp"  // first: before any Asio header
 
 #include "catch.hpp"
 #include "loopback_client.hpp"

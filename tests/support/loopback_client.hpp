@@ -493,6 +493,20 @@ bool wait_until(Pred pred, std::chrono::milliseconds timeout = std::chrono::seco
     return true;
 }
 
+// Runs `io` (on this thread) until `pred` holds or `timeout` passes: for
+// asynchronous operations whose handlers run on the test's own io_context,
+// such as wsx's client. Returns whether `pred` came to hold.
+template <class Pred>
+bool run_until(asio::io_context& io, Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    const auto deadline = test_clock::now() + timeout;
+    while (!pred()) {
+        if (test_clock::now() >= deadline) return false;
+        io.restart();
+        if (io.run_one_for(10ms) == 0) std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
 inline int code_of(close_code c) { return static_cast<int>(c); }
 
 inline std::string header(const http::response& r, std::string_view name) {

@@ -83,4 +83,19 @@ inline std::unique_ptr<json_doc> parse_json(const std::string& text) {
     return doc;
 }
 
+// A field of a JSON object that must be there with this type.
+inline std::string string_field(simdjson::dom::element e, std::string_view key) {
+    std::string_view v;
+    INFO("field " << key);
+    REQUIRE(e[key].get(v) == simdjson::SUCCESS);
+    return std::string{v};
+}
+
+inline std::uint64_t uint_field(simdjson::dom::element e, std::string_view key) {
+    std::uint64_t v = 0;
+    INFO("field " << key);
+    REQUIRE(e[key].get(v) == simdjson::SUCCESS);
+    return v;
+}
+
 } // namespace wsx::test

@@ -9,6 +9,8 @@
 #include "wsx/transport/tls.hpp"
 
 #include "catch.hpp"
+#include "client_sync.hpp"
+#include "loopback_client.hpp"
 #include "test_certs.hpp"
 
 #include <asio/read.hpp>
@@ -46,7 +48,7 @@ using wsx::close_code;
 using wsx::opcode;
 using wsx::transport::tls;
 using wsx::test::test_pki;
-using test_clock = std::chrono::steady_clock;
+using wsx::test::test_clock;
 using tcp = asio::ip::tcp;
 
 static_assert(wsx::transport::policy<tls>);
@@ -55,60 +57,18 @@ static_assert(std::string_view{tls::scheme} == "wss");
 static_assert(std::is_same_v<wsx::tls_client, wsx::basic_client<tls>>);
 static_assert(std::is_same_v<wsx::tls_server, wsx::basic_server<tls>>);
 
-int code_of(close_code c) { return static_cast<int>(c); }
+using wsx::test::close_sync;
+using wsx::test::code_of;
+using wsx::test::connect_sync;
+using wsx::test::read_sync;
+using wsx::test::run_until;
+using wsx::test::send_sync;
+using wsx::test::wait_until;
 
-template <class Pred>
-bool run_until(asio::io_context& io, Pred pred, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = test_clock::now() + timeout;
-    while (!pred()) {
-        if (test_clock::now() >= deadline) return false;
-        io.restart();
-        if (io.run_one_for(10ms) == 0) std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
-
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = test_clock::now() + timeout;
-    while (!pred()) {
-        if (test_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(2ms);
-    }
-    return true;
-}
-
-template <class Client>
-std::error_code connect_sync(asio::io_context& io, Client& c, const std::string& url) {
-    std::optional<std::error_code> r;
-    c.async_connect(url, [&](std::error_code ec) { r = ec; });
-    REQUIRE(run_until(io, [&] { return r.has_value(); }, 10s));
-    return *r;
-}
-
-template <class Client>
-std::pair<std::error_code, wsx::received_message> read_sync(asio::io_context& io, Client& c) {
-    std::optional<std::pair<std::error_code, wsx::received_message>> r;
-    c.async_read([&](std::error_code ec, wsx::received_message m) { r.emplace(ec, std::move(m)); });
-    REQUIRE(run_until(io, [&] { return r.has_value(); }, 30s));
-    return std::move(*r);
-}
-
-template <class Client>
-std::error_code send_sync(asio::io_context& io, Client& c, opcode type, std::string_view payload) {
-    std::optional<std::error_code> r;
-    c.async_send(type, payload, [&](std::error_code ec) { r = ec; });
-    REQUIRE(run_until(io, [&] { return r.has_value(); }, 30s));
-    return *r;
-}
-
-template <class Client>
-std::error_code close_sync(asio::io_context& io, Client& c, close_code code, std::string_view reason = {}) {
-    std::optional<std::error_code> r;
-    c.async_close(code, reason, [&](std::error_code ec) { r = ec; });
-    REQUIRE(run_until(io, [&] { return r.has_value(); }, 10s));
-    return *r;
-}
+// Deadlines of the blocking client calls: an opening or closing handshake
+// (connect_sync, close_sync), and one message (send_sync, read_sync).
+constexpr auto handshake_deadline = 10s;
+constexpr auto message_deadline = 30s;
 
 tls::context server_context(const wsx::test::cert_files& cert) {
     return tls::context::server({.certificate_chain = cert.cert_pem, .private_key = cert.key_pem});
@@ -134,7 +94,7 @@ struct server_log {
         return with([&] { return opened.size(); });
     }
     std::shared_ptr<wsx::connection> connection(std::size_t i) {
-        if (!wait_until([&] { return open_count() > i; })) return nullptr;
+        if (!wait_until([&] { return open_count() > i; }, 5s)) return nullptr;
         return with([&] { return opened[i].lock(); });
     }
 };
@@ -388,7 +348,7 @@ TEST_CASE("tls: client and server over loopback", "[tls][client]") {
     std::vector<std::string> pongs;
     wsx::tls_client c(io, wsx::endpoint{.on_pong = [&](wsx::connection&, std::string_view p) { pongs.emplace_back(p); }},
                       {}, trusting(pki.ca.cert_file));
-    REQUIRE_FALSE(connect_sync(io, c, s.url()));
+    REQUIRE_FALSE(connect_sync(io, c, s.url(), handshake_deadline));
     auto* conn = dynamic_cast<wsx::basic_connection<tls>*>(c.get_connection().get());
     REQUIRE(conn);
     CHECK(conn->stream()->alpn_protocol() == "http/1.1");
@@ -400,8 +360,8 @@ TEST_CASE("tls: client and server over loopback", "[tls][client]") {
     });
 
     auto round_trip = [&](opcode type, const std::string& payload) {
-        CHECK_FALSE(send_sync(io, c, type, payload));
-        auto [ec, m] = read_sync(io, c);
+        CHECK_FALSE(send_sync(io, c, type, payload, message_deadline));
+        auto [ec, m] = read_sync(io, c, message_deadline);
         CHECK_FALSE(ec);
         CHECK(m.type == type);
         CHECK(m.payload.size() == payload.size());
@@ -432,9 +392,9 @@ TEST_CASE("tls: client and server over loopback", "[tls][client]") {
     REQUIRE(run_until(io, [&] { return s.log.with([&] { return !s.log.pongs.empty(); }); }));
 
     SECTION("the client closes") {
-        CHECK_FALSE(close_sync(io, c, close_code(4001), "bye"));
+        CHECK_FALSE(close_sync(io, c, close_code(4001), "bye", handshake_deadline));
         CHECK(code_of(c.closed_with().code) == 4001);
-        REQUIRE(wait_until([&] { return s.log.with([&] { return !s.log.closes.empty(); }); }));
+        REQUIRE(wait_until([&] { return s.log.with([&] { return !s.log.closes.empty(); }); }, 5s));
         s.log.with([&] {
             CHECK(s.log.closes[0].first == 4001);
             CHECK(s.log.closes[0].second == wsx::error::closed);
@@ -442,11 +402,11 @@ TEST_CASE("tls: client and server over loopback", "[tls][client]") {
     }
     SECTION("the server closes") {
         s.log.connection(0)->close(close_code(4002), "server bye");
-        auto [ec, m] = read_sync(io, c);
+        auto [ec, m] = read_sync(io, c, message_deadline);
         CHECK(ec == wsx::error::closed);
         CHECK(code_of(c.closed_with().code) == 4002);
         CHECK(c.closed_with().reason == "server bye");
-        REQUIRE(wait_until([&] { return s.log.with([&] { return !s.log.closes.empty(); }); }));
+        REQUIRE(wait_until([&] { return s.log.with([&] { return !s.log.closes.empty(); }); }, 5s));
         s.log.with([&] { CHECK(s.log.closes[0].second == wsx::error::closed); });
     }
 }
@@ -457,20 +417,20 @@ TEST_CASE("tls: IP addresses are checked against the certificate too", "[tls][cl
     SECTION("127.0.0.1 is in the certificate") {
         tls_test_server s(server_context(pki.server));
         wsx::tls_client c(io, {}, trusting(pki.ca.cert_file));
-        REQUIRE_FALSE(connect_sync(io, c, s.url("127.0.0.1")));
+        REQUIRE_FALSE(connect_sync(io, c, s.url("127.0.0.1"), handshake_deadline));
         CHECK(s.log.with([&] { return s.log.sni; }).empty());  // no SNI for an address (RFC 6066 §3)
-        CHECK_FALSE(close_sync(io, c, close_code::normal));
+        CHECK_FALSE(close_sync(io, c, close_code::normal, {}, handshake_deadline));
     }
     SECTION("::1 is in the certificate") {
         tls_test_server s(server_context(pki.server), "::1");
         wsx::tls_client c(io, {}, trusting(pki.ca.cert_file));
-        REQUIRE_FALSE(connect_sync(io, c, s.url("[::1]")));
-        CHECK_FALSE(close_sync(io, c, close_code::normal));
+        REQUIRE_FALSE(connect_sync(io, c, s.url("[::1]"), handshake_deadline));
+        CHECK_FALSE(close_sync(io, c, close_code::normal, {}, handshake_deadline));
     }
     SECTION("127.0.0.1 is not in the certificate") {
         tls_test_server s(server_context(pki.wrong_host));
         wsx::tls_client c(io, {}, trusting(pki.ca.cert_file));
-        const std::error_code ec = connect_sync(io, c, s.url("127.0.0.1"));
+        const std::error_code ec = connect_sync(io, c, s.url("127.0.0.1"), handshake_deadline);
         CHECK(wsx::is_certificate_error(ec));
         CHECK(ec.value() == X509_V_ERR_IP_ADDRESS_MISMATCH);
     }
@@ -496,7 +456,7 @@ TEST_CASE("tls: refused certificates give a clear error and no connection", "[tl
         INFO(r.name);
         tls_test_server s(server_context(*r.server));
         wsx::tls_client c(io, {}, r.trusted_ca.empty() ? tls::context{} : trusting(r.trusted_ca));
-        const std::error_code ec = connect_sync(io, c, s.url());
+        const std::error_code ec = connect_sync(io, c, s.url(), handshake_deadline);
         INFO(ec.message());
         CHECK(wsx::is_certificate_error(ec));
         CHECK(ec.value() == r.expected);
@@ -513,8 +473,8 @@ TEST_CASE("tls: refused certificates give a clear error and no connection", "[tl
     // Without verification (tests only) the same server is accepted.
     tls_test_server s(server_context(pki.wrong_host));
     wsx::tls_client c(io, {}, tls::context::client({.verify_peer = false}));
-    REQUIRE_FALSE(connect_sync(io, c, s.url()));
-    CHECK_FALSE(close_sync(io, c, close_code::normal));
+    REQUIRE_FALSE(connect_sync(io, c, s.url(), handshake_deadline));
+    CHECK_FALSE(close_sync(io, c, close_code::normal, {}, handshake_deadline));
 }
 
 TEST_CASE("tls: mutual TLS", "[tls][client][verify]") {
@@ -525,7 +485,7 @@ TEST_CASE("tls: mutual TLS", "[tls][client][verify]") {
                                             .client_ca_file = pki.ca.cert_file}));
     {
         wsx::tls_client anonymous(io, {}, trusting(pki.ca.cert_file));
-        const std::error_code ec = connect_sync(io, anonymous, s.url());
+        const std::error_code ec = connect_sync(io, anonymous, s.url(), handshake_deadline);
         INFO(ec.message());
         CHECK(ec);
         CHECK(s.log.open_count() == 0u);
@@ -534,9 +494,9 @@ TEST_CASE("tls: mutual TLS", "[tls][client][verify]") {
                       tls::context::client({.ca_file = pki.ca.cert_file,
                                             .certificate_chain = pki.client.cert_pem,
                                             .private_key = pki.client.key_pem}));
-    REQUIRE_FALSE(connect_sync(io, c, s.url()));
+    REQUIRE_FALSE(connect_sync(io, c, s.url(), handshake_deadline));
     CHECK(s.log.open_count() == 1u);
-    CHECK_FALSE(close_sync(io, c, close_code::normal));
+    CHECK_FALSE(close_sync(io, c, close_code::normal, {}, handshake_deadline));
 }
 
 TEST_CASE("tls: TLS 1.2 works, older versions are refused", "[tls]") {
@@ -574,8 +534,8 @@ TEST_CASE("tls: deadlines cover the TLS handshake and the closing handshake", "[
         silent.async_accept(accepted, [](std::error_code) {});
         wsx::tls_client c(io, wsx::client_options{.handshake_timeout = 300ms}, trusting(pki.ca.cert_file));
         const auto t0 = test_clock::now();
-        CHECK(connect_sync(io, c, "wss://localhost:" + std::to_string(silent.local_endpoint().port()) + "/") ==
-              wsx::error::handshake_timeout);
+        const std::string url = "wss://localhost:" + std::to_string(silent.local_endpoint().port()) + "/";
+        CHECK(connect_sync(io, c, url, handshake_deadline) == wsx::error::handshake_timeout);
         CHECK(test_clock::now() - t0 < 2s);
     }
     SECTION("the server's close_notify, then TCP close, after the closing handshake") {
@@ -638,8 +598,10 @@ TEST_CASE("tls: echo throughput as a ratio to plain TCP", "[.bench]") {
     asio::io_context io;
     wsx::client pc(io);
     wsx::tls_client tc(io, {}, trusting(pki.ca.cert_file));
-    REQUIRE_FALSE(connect_sync(io, pc, "ws://127.0.0.1:" + std::to_string(plain_srv.port()) + "/"));
-    REQUIRE_FALSE(connect_sync(io, tc, "wss://localhost:" + std::to_string(tls_srv.port()) + "/"));
+    REQUIRE_FALSE(connect_sync(io, pc, "ws://127.0.0.1:" + std::to_string(plain_srv.port()) + "/",
+                               handshake_deadline));
+    REQUIRE_FALSE(connect_sync(io, tc, "wss://localhost:" + std::to_string(tls_srv.port()) + "/",
+                               handshake_deadline));
     struct load {
         std::size_t size;
         int count;
@@ -656,8 +618,8 @@ TEST_CASE("tls: echo throughput as a ratio to plain TCP", "[.bench]") {
         std::printf("%10zu %8d %12.3f %12.1f %12.3f %12.1f %7.2f\n", l.size, l.count, p, mb / p, t, mb / t,
                     p / t);
     }
-    CHECK_FALSE(close_sync(io, pc, close_code::normal));
-    CHECK_FALSE(close_sync(io, tc, close_code::normal));
+    CHECK_FALSE(close_sync(io, pc, close_code::normal, {}, handshake_deadline));
+    CHECK_FALSE(close_sync(io, tc, close_code::normal, {}, handshake_deadline));
 }
 
 namespace {
