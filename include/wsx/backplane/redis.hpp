@@ -600,7 +600,9 @@ private:
         if (stopped_.load()) next = cluster_state::stopped;
         else if (pub_.state == phase::up && sub_.state == phase::up) next = cluster_state::connected;
         else if (failing_) next = cluster_state::down;
-        const cluster_state before = state_.exchange(next);
+        // Only the strand writes the state, and a new state becomes visible
+        // after its log line: whoever sees "down" can find the line saying why.
+        const cluster_state before = state_.load();
         if (before == next) return;
         std::string line = "wsx redis " + address_ + ": ";
         switch (next) {
@@ -622,10 +624,13 @@ private:
             line += why + "); retrying in " + std::to_string(retry_in.count()) + " ms";
             break;
         case cluster_state::stopped: line += "stopped"; break;
-        case cluster_state::connecting: return;
+        case cluster_state::connecting: break;  // on the way: nothing to report yet
         }
-        if (options_.log) options_.log(line);
-        else std::fprintf(stderr, "%s\n", line.c_str());
+        if (next != cluster_state::connecting) {
+            if (options_.log) options_.log(line);
+            else std::fprintf(stderr, "%s\n", line.c_str());
+        }
+        state_.store(next);
     }
 
     asio::strand<asio::any_io_executor> strand_;
