@@ -37,7 +37,7 @@ cmake --build "$build" --target wsx_fuzzers -j "$jobs" || exit 2
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(fuzz_message_assembler fuzz_message_assembler_deflate fuzz_http_request
-             fuzz_close_payload fuzz_rest_json)
+             fuzz_close_payload fuzz_rest_json fuzz_backplane_envelope)
 fi
 
 dict_for() {
