@@ -539,15 +539,15 @@ TEST_CASE("rest: bad requests get JSON errors and the connection stays usable", 
             std::string method, target, allow;
         };
         const std::vector<row> rows = {
-            {"POST", api, "GET"},
-            {"PUT", api, "GET"},
-            {"DELETE", api, "GET"},
+            {"POST", api, "GET, HEAD"},
+            {"PUT", api, "GET, HEAD"},
+            {"DELETE", api, "GET, HEAD"},
             {"GET", broadcast, "POST"},
             {"DELETE", broadcast, "POST"},
             {"PUT", broadcast, "POST"},
-            {"POST", api + "/" + a.id, "GET, DELETE"},
-            {"PUT", api + "/" + a.id, "GET, DELETE"},
-            {"PATCH", api + "/" + a.id, "GET, DELETE"},
+            {"POST", api + "/" + a.id, "GET, HEAD, DELETE"},
+            {"PUT", api + "/" + a.id, "GET, HEAD, DELETE"},
+            {"PATCH", api + "/" + a.id, "GET, HEAD, DELETE"},
             {"GET", send, "POST"},
             {"DELETE", send, "POST"},
         };
@@ -562,7 +562,7 @@ TEST_CASE("rest: bad requests get JSON errors and the connection stays usable", 
     }
     SECTION("404: an unknown route under the prefix") {
         for (const std::string& target : {api + "/" + a.id + "/foo", api + "/" + a.id + "/send/x",
-                                          api + "/broadcast/x", api + "/x/y/z"}) {
+                                          api + "/broadcast/x", api + "/x/y/z", api + "//send", api + "//"}) {
             INFO(target);
             check_error(http.call("POST", target, message_body("x")), 404);
             check_error(http.get(target), 404);
@@ -582,19 +582,22 @@ TEST_CASE("rest: a bearer token guards every route", "[rest][auth]") {
     ws_client a = join(f);
 
     SECTION("without or with a wrong token: 401 with WWW-Authenticate") {
-        const std::vector<std::string> wrong = {
-            "",                                       // none
-            "Authorization: Bearer nope\r\n",          //
-            "Authorization: Bearer s3cret-Token_4\r\n",  // a prefix
-            "Authorization: Bearer s3cret-Token_421\r\n",  // longer
-            "Authorization: Bearer s3cret-token_42\r\n",  // case matters in the token
-            "Authorization: Bearer \r\n",              //
-            "Authorization: Bearer\r\n",               //
-            "Authorization: Basic czNjcmV0LVRva2VuXzQy\r\n",  //
-            "Authorization: s3cret-Token_42\r\n",      // no scheme
+        // RFC 6750 section 3.1: error="invalid_token" only when a bearer token came.
+        const std::string none = R"(Bearer realm="wsx")";
+        const std::string invalid = R"(Bearer realm="wsx", error="invalid_token")";
+        const std::vector<std::pair<std::string, std::string>> wrong = {
+            {"", none},                                             // none
+            {"Authorization: Bearer nope\r\n", invalid},             //
+            {"Authorization: Bearer s3cret-Token_4\r\n", invalid},   // a prefix
+            {"Authorization: Bearer s3cret-Token_421\r\n", invalid},  // longer
+            {"Authorization: Bearer s3cret-token_42\r\n", invalid},  // case matters in the token
+            {"Authorization: Bearer \r\n", none},                   //
+            {"Authorization: Bearer\r\n", none},                    //
+            {"Authorization: Basic czNjcmV0LVRva2VuXzQy\r\n", none},  //
+            {"Authorization: s3cret-Token_42\r\n", none},           // no scheme
         };
         rest_client http(f.port());
-        for (const auto& auth : wrong) {
+        for (const auto& [auth, challenge] : wrong) {
             INFO("header: " << auth);
             for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
                      {"GET", api},
@@ -606,7 +609,7 @@ TEST_CASE("rest: a bearer token guards every route", "[rest][auth]") {
                 INFO(method << " " << target);
                 const auto res = http.call(method, target, method == "POST" ? message_body("x") : "", auth);
                 check_error(res, 401);
-                if (res) CHECK(header(*res, "WWW-Authenticate") == R"(Bearer realm="wsx")");
+                if (res) CHECK(header(*res, "WWW-Authenticate") == challenge);
             }
         }
         a.expect_nothing(100ms);  // nothing got through

@@ -27,11 +27,12 @@
 //   GET and DELETE {prefix}/{id}    stay local: 404 for a connection of another instance
 //
 // Errors are JSON {"error":"what was wrong"}: 400 (body not JSON, "message"
-// missing, empty or not a string), 401 (bearer token required), 404 (unknown
+// missing, empty or not a string), 401 (no bearer token, or a wrong one), 404 (unknown
 // route or id), 405 with Allow (wrong method), 413 (body over the limit), 503
 // (cluster link down, see above).
 // It is an admin API: set rest_options::bearer_token unless the port is private.
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -171,9 +172,15 @@ public:
     rest_handler(registry& reg, rest_options options) : reg_(reg), options_(std::move(options)) {}
 
     void operator()(const http::request& req, http::response& res) const {
-        if (!options_.bearer_token.empty() && !authorized(req)) {
-            res.headers.set("WWW-Authenticate", R"(Bearer realm="wsx")");
-            return json_error(res, 401, "missing or wrong bearer token");
+        if (!options_.bearer_token.empty()) {
+            if (const auto token = bearer_token(req); !token) {
+                // RFC 6750 section 3.1: no error code when no credentials came.
+                res.headers.set("WWW-Authenticate", R"(Bearer realm="wsx")");
+                return json_error(res, 401, "bearer token required");
+            } else if (!same_secret(*token, options_.bearer_token)) {
+                res.headers.set("WWW-Authenticate", R"(Bearer realm="wsx", error="invalid_token")");
+                return json_error(res, 401, "wrong bearer token");
+            }
         }
         std::string_view rest = req.path().substr(options_.prefix.size());
         if (rest.empty() || rest == "/") return collection(req, res);
@@ -182,18 +189,21 @@ public:
         const auto slash = rest.find('/');
         const std::string_view id = rest.substr(0, slash);
         const std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+        if (id.empty()) return json_error(res, 404, "no such route");
         if (action.empty()) return item(req, res, id);
         if (action == "send") return send(req, res, id);
         json_error(res, 404, "no such route");
     }
 
 private:
-    bool authorized(const http::request& req) const {
+    // The token of an "Authorization: Bearer <token>" header; nothing when
+    // the request carries no bearer credentials.
+    static std::optional<std::string_view> bearer_token(const http::request& req) {
         const std::string_view auth = req.headers.get("Authorization");
         constexpr std::string_view scheme = "Bearer ";
         if (auth.size() <= scheme.size() || !http::iequals(auth.substr(0, scheme.size()), scheme))
-            return false;
-        return same_secret(auth.substr(scheme.size()), options_.bearer_token);
+            return std::nullopt;
+        return auth.substr(scheme.size());
     }
 
     static bool method_is(const http::request& req, std::string_view m) {
@@ -205,7 +215,7 @@ private:
     }
 
     void collection(const http::request& req, http::response& res) const {
-        if (!method_is(req, "GET")) return not_allowed(res, "GET");
+        if (!method_is(req, "GET")) return not_allowed(res, "GET, HEAD");
         const auto all = reg_.summaries();
         std::string body = R"({"count":)" + std::to_string(all.size()) + R"(,"connections":[)";
         for (std::size_t i = 0; i < all.size(); ++i) {
@@ -247,7 +257,7 @@ private:
             res.status = 204;
             return;
         }
-        not_allowed(res, "GET, DELETE");
+        not_allowed(res, "GET, HEAD, DELETE");
     }
 
     void send(const http::request& req, http::response& res, std::string_view id) const {
