@@ -202,6 +202,51 @@ TEST_CASE("concurrent adds, removes, sends and broadcasts from several threads")
     CHECK(delivered > 0);
 }
 
+TEST_CASE("broadcasts from another thread that arrive together leave in one write per connection") {
+    // The test thread is not the I/O thread, so every broadcast is posted to
+    // it as a batch: the case of a backplane's read or a background job.
+    fixture f;
+    std::vector<memory_peer*> peers;
+    for (int i = 0; i < 3; ++i) peers.push_back(&f.connect());
+    std::vector<std::size_t> writes_before;
+    for (auto* p : peers) writes_before.push_back(p->pipe->write_calls);
+
+    std::vector<std::string> sent;
+    for (int i = 0; i < 10; ++i) {
+        sent.push_back("message " + std::to_string(i));
+        CHECK(f.reg.broadcast(sent.back()) == 3);
+    }
+    f.hub.poll();
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+        CHECK(peers[i]->messages() == sent);
+        CHECK(peers[i]->pipe->write_calls - writes_before[i] == 1);
+    }
+}
+
+TEST_CASE("a burst of broadcasts is written as it grows, not held until it ends") {
+    // 200 x 4 KiB arrive before the first posted flush could run. Held back
+    // whole, 800 KiB would pass max_buffered_bytes and close every reader
+    // with 1008 although none is slow; written once a full write waits, the
+    // queue stays near 64 KiB.
+    fixture f;
+    f.hub.limits.max_buffered_bytes = 128 * 1024;
+    memory_peer& p = f.connect();
+    const std::size_t writes_before = p.pipe->write_calls;
+    std::vector<std::string> sent;
+    for (int i = 0; i < 200; ++i) {
+        sent.push_back(std::string(4096, static_cast<char>('a' + i % 26)) + std::to_string(i));
+        CHECK(f.reg.broadcast(sent.back()) == 1);
+    }
+    f.hub.poll();
+    CHECK(p.conn->state() == wsx::connection_state::open);
+    const auto got = p.messages();
+    CHECK(got.size() == sent.size());
+    CHECK((got == sent));  // in parentheses: not 800 KiB of expansion on failure
+    const std::size_t writes = p.pipe->write_calls - writes_before;
+    CHECK(writes >= 200 * 4096 / (128 * 1024));
+    CHECK(writes <= 200 / 10);  // each write still gathers many frames
+}
+
 // ---- cluster link ------------------------------------------------------------------
 namespace {
 // Records what the registry forwards; refuses when told to (a link that is down).

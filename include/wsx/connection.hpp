@@ -304,15 +304,15 @@ private:
     friend class registry;
 
     // Broadcast fast path, on the connection's thread: queue the shared frame
-    // and write it now rather than posting a flush per recipient.
+    // and post one flush, so that the broadcasts which follow before it runs
+    // (a handler broadcasting in a read turn, a burst of batches from another
+    // thread or from a backplane's read) leave in one write. Once a full write
+    // is waiting, write now: a burst must not pile up in memory, where it
+    // could look like a slow reader to the backpressure limit.
     bool deliver(const prepared_message& m) {
         if (info_role_ == role::client) return send(m.type(), m.payload());
-        // Inside some connection's read turn on this thread (a broadcast made
-        // by a handler), many broadcasts may follow: one posted flush per
-        // recipient gathers them into one write. Elsewhere (a batch posted from
-        // another thread) write now, so a burst of batches cannot pile up.
-        const detail::worker* w = owner();
-        return enqueue_prepared(m, !(w && w->turns > 0));
+        const bool full_write_waiting = queue_.segments() >= max_gather || queue_.size() >= coalesce_bytes;
+        return enqueue_prepared(m, full_write_waiting);
     }
 
     // ---- input --------------------------------------------------------------
@@ -618,11 +618,10 @@ private:
     void begin_turn() {
         in_turn_ = true;
         // Kept for the whole turn: if the connection finished meanwhile its
-        // owner() is already gone, but the worker's count must still drop.
+        // owner() is already gone, but the cork buffer must still be handed back.
         turn_worker_ = owner();
         detail::worker* w = turn_worker_;
         if (!w) return;
-        ++w->turns;
         if (!w->cork_owner && queue_.empty() && !writing_ && io_nonblocking_writes()) {
             w->cork_owner = this;
             corked_ = true;
@@ -632,7 +631,6 @@ private:
     void end_turn() {
         in_turn_ = false;
         detail::worker* w = std::exchange(turn_worker_, nullptr);
-        if (w) --w->turns;
         if (corked_ && w) {
             corked_ = false;
             std::string& c = w->cork_buffer();
@@ -817,6 +815,8 @@ private:
     // Up to 64 buffers per write: well under IOV_MAX, enough to drain a
     // backlog of small broadcast frames in one system call.
     static constexpr std::size_t max_gather = 64;
+    // Broadcast frames are held back for one posted flush up to this much.
+    static constexpr std::size_t coalesce_bytes = 64 * 1024;
 
     executor_type executor_;
     const endpoint* endpoint_;

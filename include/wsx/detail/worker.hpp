@@ -83,8 +83,6 @@ public:
     // The cork buffer and the node that is writing into it (nullptr when free).
     std::string& cork_buffer() noexcept { return cork_; }
     const void* cork_owner = nullptr;
-    // How many connections are handling a read on this thread right now.
-    int turns = 0;
 
     std::uint32_t now() const noexcept { return tick_; }
     // A duration in sweep ticks, rounded up so a deadline never fires early;
