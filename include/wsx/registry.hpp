@@ -262,8 +262,7 @@ public:
         case send_scope::group: return deliver(snapshot_set(groups_, target), m);
         case send_scope::user: return deliver(snapshot_set(users_, target), m);
         case send_scope::connection: {
-            if (!m.valid_text()) return 0;
-            auto c = find(target);
+            auto c = find(target);  // connection::send refuses text that is not UTF-8
             return c && send_local(std::move(c), target, m) ? 1 : 0;
         }
         }

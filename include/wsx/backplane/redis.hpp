@@ -196,7 +196,7 @@ public:
 
     // ---- cluster_link ---------------------------------------------------------
     bool forward(send_scope scope, std::string_view target, const prepared_message& m) override {
-        const std::size_t size = envelope_overhead + instance_.size() + target.size() + m.payload().size();
+        const std::size_t size = encoded_size(envelope{kind_of(scope), m.type(), instance_, 0, target, m.payload()});
         if (stopped_.load() || !pub_up_.load()) {
             lost_.fetch_add(1);
             return false;
