@@ -33,6 +33,7 @@ using wsx::close_code;
 using wsx::opcode;
 using wsx::test::is_closed_error;
 using wsx::test::loopback_client;
+using wsx::test::since;
 using wsx::test::test_clock;
 using wsx::test::ws_event;
 using kind = ws_event::kind;
@@ -45,10 +46,6 @@ wsx::server_options test_options() {
                                .handshake_timeout = 300ms,
                                .stop_timeout = 500ms,
                                .timer_resolution = 20ms};
-}
-
-std::chrono::milliseconds since(test_clock::time_point t0) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(test_clock::now() - t0);
 }
 
 using wsx::test::code_of;

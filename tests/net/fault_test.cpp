@@ -94,6 +94,7 @@ using wsx::opcode;
 using wsx::test::code_of;
 using wsx::test::loopback_client;
 using wsx::test::test_clock;
+using wsx::test::since;
 using wsx::test::wait_until;
 using wsx::test::ws_event;
 using kind = ws_event::kind;
@@ -104,10 +105,6 @@ using std::chrono::milliseconds;
 // in quarantine, so RSS says nothing about leaks there: the RSS bounds are
 // skipped, the descriptor checks and LeakSanitizer's verdict at exit remain.
 constexpr bool under_asan = WSX_FAULT_TEST_ASAN != 0;
-
-milliseconds since(test_clock::time_point t0) {
-    return std::chrono::duration_cast<milliseconds>(test_clock::now() - t0);
-}
 
 // Figures worth reading in the log of a passing run, not only a failing one.
 [[gnu::format(printf, 1, 2)]] void report(const char* format, ...) {
@@ -790,24 +787,32 @@ void stop_server(server_process& srv, milliseconds slack = 10s) {
     report("SIGTERM to exit: %lld ms", static_cast<long long>(since(t0).count()));
 }
 
-// Probes the server while a scenario loads it: a new client, an upgrade, one
-// echo and the closing handshake. Returns how long it took.
-milliseconds probe(std::uint16_t port, bool& served) {
-    const auto t0 = test_clock::now();
-    served = false;
-    try {
-        loopback_client c(port);
-        const auto res = c.upgrade("/echo", {}, {}, 5s);
-        if (res && res->status == 101 && c.upgraded()) {
-            const ws_event ev = c.round_trip("probe", 5s);
-            served = ev.what == kind::message && ev.payload == "probe";
-            served = served && code_of(c.close_handshake(close_code::normal, {}, 5s).code) == 1000;
+// Probes the server while a scenario loads it: each probe is a new client, an
+// upgrade, one echo and the closing handshake.
+struct probes {
+    int sent = 0;
+    int served = 0;
+    milliseconds worst{0};  // the slowest probe, served or not
+
+    void run(std::uint16_t port) {
+        const auto t0 = test_clock::now();
+        bool ok = false;
+        try {
+            loopback_client c(port);
+            const auto res = c.upgrade("/echo", {}, {}, 5s);
+            if (res && res->status == 101 && c.upgraded()) {
+                const ws_event ev = c.round_trip("probe", 5s);
+                ok = ev.what == kind::message && ev.payload == "probe";
+                ok = ok && code_of(c.close_handshake(close_code::normal, {}, 5s).code) == 1000;
+            }
+        } catch (const std::exception&) {
+            ok = false;
         }
-    } catch (const std::exception&) {
-        served = false;
+        worst = std::max(worst, since(t0));
+        ++sent;
+        served += ok ? 1 : 0;
     }
-    return since(t0);
-}
+};
 
 } // namespace
 
@@ -986,13 +991,9 @@ TEST_CASE("fault: slow-loris handshakes are cut at the handshake timeout; others
     REQUIRE(s.t.fails() == 0);
 
     // While they trickle, new clients are served promptly.
-    milliseconds worst{0};
-    int probes = 0, served = 0;
+    probes p;
     while (s.t.ended() < n && since(t0) < handshake_timeout + 10s) {
-        bool ok = false;
-        worst = std::max(worst, probe(srv.port(), ok));
-        ++probes;
-        served += ok ? 1 : 0;
+        p.run(srv.port());
         std::this_thread::sleep_for(100ms);
     }
     REQUIRE(swarm.join());
@@ -1000,11 +1001,11 @@ TEST_CASE("fault: slow-loris handshakes are cut at the handshake timeout; others
     const auto [lo, hi] = std::minmax_element(s.closed_after_ms.begin(), s.closed_after_ms.end());
     report("slow-loris: %d clients cut off %ld..%ld ms after connecting (timeout %lld ms); "
            "%d/%d probes served meanwhile, worst %lld ms",
-           n, *lo, *hi, static_cast<long long>(handshake_timeout.count()), served, probes,
-           static_cast<long long>(worst.count()));
-    CHECK(probes >= 5);
-    CHECK(served == probes);
-    CHECK(worst < 2s);  // generous: a loaded 2-core machine, maybe ASan; expected tens of ms
+           n, *lo, *hi, static_cast<long long>(handshake_timeout.count()), p.served, p.sent,
+           static_cast<long long>(p.worst.count()));
+    CHECK(p.sent >= 5);
+    CHECK(p.served == p.sent);
+    CHECK(p.worst < 2s);  // generous: a loaded 2-core machine, maybe ASan; expected tens of ms
     // Not before the deadline: the server's clock starts after our connect,
     // but our own timestamp may lag behind it when this thread is busy with
     // five hundred sockets, hence 200 ms of leeway (a cut at half the timeout
@@ -1195,29 +1196,25 @@ TEST_CASE("fault: a ping flood from a client that never reads is bounded; others
     swarm_thread swarm(io, 120s);
     REQUIRE(wait_until([&] { return s.flooding.load() || s.t.fails() > 0; }, 10s));
     std::size_t peak_rss = srv.rss_kib();
-    milliseconds worst{0};
-    int probes = 0, served = 0;
+    probes p;
     do {
-        bool ok = false;
-        worst = std::max(worst, probe(srv.port(), ok));
-        ++probes;
-        served += ok ? 1 : 0;
+        p.run(srv.port());
         peak_rss = std::max(peak_rss, srv.rss_kib());
-    } while (!s.done.load() && probes < 2000);
+    } while (!s.done.load() && p.sent < 2000);
     REQUIRE(swarm.join());
     INFO(s.t.failures());
     CHECK(s.t.oks() == 1);
     report("ping flood: %zu of %zu pings sent in %ld ms; %zu pongs came back (%zu bytes), then close %d; "
            "peak RSS %zu KiB (%+lld KiB); %d/%d probes served, worst %lld ms",
            s.batches_sent * flood_batch, flood_pings, s.flood_ms, s.pongs, s.pongs * 127, s.close_code_seen,
-           peak_rss, static_cast<long long>(peak_rss) - static_cast<long long>(before.rss_kib), served, probes,
-           static_cast<long long>(worst.count()));
+           peak_rss, static_cast<long long>(peak_rss) - static_cast<long long>(before.rss_kib), p.served, p.sent,
+           static_cast<long long>(p.worst.count()));
     CHECK(s.batches_sent == flood_pings / flood_batch);  // the server kept reading while closing
     CHECK(s.close_code_seen == 1008);                     // the documented outcome: backpressure_policy::close
     CHECK(s.pongs > 0);
     CHECK(s.pongs < flood_pings);
-    CHECK(served == probes);
-    CHECK(worst < 2s);
+    CHECK(p.served == p.sent);
+    CHECK(p.worst < 2s);
     // Unbounded, the pongs alone would be 12.7 MB; bounded they are
     // max_buffered_bytes (256 KiB) plus what the kernel holds.
     if (!under_asan) CHECK(peak_rss <= before.rss_kib + 4 * 1024);

@@ -493,6 +493,11 @@ bool wait_until(Pred pred, std::chrono::milliseconds timeout = std::chrono::seco
     return true;
 }
 
+// Whole milliseconds since `t0`, for deadlines and the figures a test reports.
+inline std::chrono::milliseconds since(test_clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(test_clock::now() - t0);
+}
+
 // Runs `io` (on this thread) until `pred` holds or `timeout` passes: for
 // asynchronous operations whose handlers run on the test's own io_context,
 // such as wsx's client. Returns whether `pred` came to hold.
