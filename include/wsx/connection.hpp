@@ -12,6 +12,7 @@
 // one at a time. send(), ping() and close() are safe from any thread (off that
 // thread they post); the other members are for the I/O thread (handlers), except
 // where a comment says otherwise.
+#include <algorithm>
 #include <any>
 #include <atomic>
 #include <chrono>
@@ -308,10 +309,13 @@ private:
     // (a handler broadcasting in a read turn, a burst of batches from another
     // thread or from a backplane's read) leave in one write. Once a full write
     // is waiting, write now: a burst must not pile up in memory, where it
-    // could look like a slow reader to the backpressure limit.
+    // could look like a slow reader to the backpressure limit. Held back is
+    // at most a quarter of that limit, so a reader keeps three quarters of it
+    // for what the kernel cannot take.
     bool deliver(const prepared_message& m) {
         if (info_role_ == role::client) return send(m.type(), m.payload());
-        const bool full_write_waiting = queue_.segments() >= max_gather || queue_.size() >= coalesce_bytes;
+        const std::size_t hold = std::min(coalesce_bytes, limits_->max_buffered_bytes / 4);
+        const bool full_write_waiting = queue_.segments() >= max_gather || queue_.size() >= hold;
         return enqueue_prepared(m, full_write_waiting);
     }
 
@@ -815,7 +819,8 @@ private:
     // Up to 64 buffers per write: well under IOV_MAX, enough to drain a
     // backlog of small broadcast frames in one system call.
     static constexpr std::size_t max_gather = 64;
-    // Broadcast frames are held back for one posted flush up to this much.
+    // Broadcast frames are held back for one posted flush up to this much
+    // (less under a small max_buffered_bytes, see deliver()).
     static constexpr std::size_t coalesce_bytes = 64 * 1024;
 
     executor_type executor_;
