@@ -53,9 +53,14 @@ async def cat(wsx_cat, url, lines, *args, expect=None, timeout=20):
     proc = await asyncio.create_subprocess_exec(
         wsx_cat, *args, url, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=1 << 24)
-    for line in lines:
-        proc.stdin.write((line + "\n").encode())
-    await proc.stdin.drain()
+    try:
+        for line in lines:
+            proc.stdin.write((line + "\n").encode())
+        await proc.stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        # wsx_cat may exit before it reads its input (bad usage, a refused
+        # connection): its exit status and stderr, checked below, say why.
+        pass
     out = []
     try:
         async def collect():
