@@ -35,7 +35,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 
-#include <wsx/detail/out_queue.hpp>
+#include <wsx/detail/outbox.hpp>
 #include <wsx/detail/random.hpp>
 #include <wsx/detail/worker.hpp>
 #include <wsx/endpoint.hpp>
@@ -43,6 +43,7 @@
 #include <wsx/message.hpp>
 #include <wsx/options.hpp>
 #include <wsx/prepared_message.hpp>
+#include <wsx/send_result.hpp>
 #include <wsx/protocol/close_code.hpp>
 #include <wsx/protocol/compression.hpp>
 #include <wsx/protocol/frame_writer.hpp>
@@ -84,6 +85,8 @@ struct connection_info {
 class registry;
 
 class connection : public std::enable_shared_from_this<connection>, protected detail::timed_node {
+    using outgoing_kind = detail::outgoing_kind;
+
 public:
     using executor_type = asio::io_context::executor_type;
 
@@ -92,84 +95,65 @@ public:
     virtual ~connection() = default;
 
     // ---- sending: safe from any thread -------------------------------------
-    // Each returns true when the message was queued. False when the connection
-    // is not open, the text is not valid UTF-8 (RFC 6455 §8.1 forbids sending
-    // it), or the backpressure policy refused it.
-    bool send(std::string_view text) { return send(opcode::text, text); }
-    bool send_binary(std::string_view bytes) { return send(opcode::binary, bytes); }
-    bool send_binary(std::span<const std::uint8_t> bytes) {
+    // Each returns a send_result: true (converted to bool) when the message was
+    // queued; otherwise status() says why not: the connection is not open, the
+    // text is not valid UTF-8 (RFC 6455 §8.1 forbids sending it), or the
+    // backpressure policy refused it. The bytes are charged against
+    // max_buffered_bytes here, in the caller's thread, before anything is
+    // copied or posted: what a connection has accepted and not yet written
+    // never exceeds the limit by more than one message, whatever thread sends.
+    send_result send(std::string_view text) { return send(opcode::text, text); }
+    send_result send_binary(std::string_view bytes) { return send(opcode::binary, bytes); }
+    send_result send_binary(std::span<const std::uint8_t> bytes) {
         return send(opcode::binary,
                     {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
     }
-    bool send(const message& m) {
+    send_result send(const message& m) {
         // A received text message was validated as it arrived: echoing or
         // forwarding it does not validate it again.
         if (m.validated_) return send_valid(m.type(), m.text());
         return send(m.type(), m.text());
     }
-    bool send(opcode type, std::string_view payload) {
+    send_result send(opcode type, std::string_view payload) {
         if (type != opcode::text && type != opcode::binary)
             throw std::invalid_argument("wsx::connection::send: type must be text or binary");
-        if (type == opcode::text && !protocol::is_valid_utf8(payload)) return false;
+        if (type == opcode::text && !protocol::is_valid_utf8(payload))
+            return send_status::invalid_utf8;
         return send_valid(type, payload);
     }
-private:
-    bool send_valid(opcode type, std::string_view payload) {
-        // Checked before the executor is touched: a handle kept after its
-        // server (and io_context) are gone only ever sees a closed connection.
-        if (!accepting_.load(std::memory_order_relaxed)) return false;
-        if (on_own_thread()) return enqueue_data(type, payload);
-        if (compress_out_ && payload.size() >= limits_->deflate.threshold) {
-            // The compressor belongs to the connection's thread: compress there.
-            asio::post(executor_, [self = shared_from_this(), type, p = std::string(payload)] {
-                self->enqueue_data(type, p);
-            });
-            return true;
-        }
-        std::string frame;
-        encode(frame, type, payload, true);
-        asio::post(executor_, [self = shared_from_this(), frame = std::move(frame),
-                               size = payload.size()]() mutable {
-            self->enqueue_encoded(std::move(frame), size);
-        });
-        return true;
-    }
 
-public:
-    // Queues a frame encoded once for many connections (broadcast).
-    bool send(const prepared_message& m) {
-        if (!m.valid_text()) return false;
-        if (info_role_ == role::client) return send(m.type(), m.payload());
-        if (!accepting_.load(std::memory_order_relaxed)) return false;
-        if (on_own_thread()) return enqueue_prepared(m);
-        asio::post(executor_, [self = shared_from_this(), m] { self->enqueue_prepared(m); });
-        return true;
-    }
+    // Queues a frame encoded once for many connections (broadcast). Its text
+    // was validated once, when it was prepared.
+    send_result send(const prepared_message& m) { return offer(m, nullptr); }
 
     // Sends one message as a sequence of frames, for data produced piece by
     // piece: the first call starts a text or binary message, each later call
     // (same type) continues it, and `fin` ends it (RFC 6455 §5.4). Text pieces
     // may split a UTF-8 sequence; the whole must be valid. While a message is
-    // being sent this way, other data messages are refused (send returns
-    // false); pings, pongs and close still go out.
-    bool send_fragment(opcode type, std::string_view piece, bool fin) {
+    // being sent this way, other data messages are refused (status
+    // fragmenting); pings, pongs and close still go out. From another thread
+    // the piece is admitted at once and checked on the connection's thread,
+    // in order with that thread's other sends; one that fails the check there
+    // (bad UTF-8, wrong type) is dropped and counted in stats().dropped.
+    send_result send_fragment(opcode type, std::string_view piece, bool fin) {
         if (type != opcode::text && type != opcode::binary)
             throw std::invalid_argument("wsx::connection::send_fragment: type must be text or binary");
-        if (!accepting_.load(std::memory_order_relaxed)) return false;
+        if (!accepting_.load(std::memory_order_relaxed)) return send_status::not_open;
         if (on_own_thread()) return enqueue_fragment(type, piece, fin);
-        asio::post(executor_, [self = shared_from_this(), type, p = std::string(piece), fin] {
-            self->enqueue_fragment(type, p, fin);
-        });
-        return true;
+        const std::size_t charged = piece.size() + protocol::max_frame_header_size;
+        if (auto r = admit(charged); !r) return r;
+        push(detail::outgoing_frame::of_fragment(type, piece, fin, charged));
+        return send_status::queued;
     }
 
     // Sends a ping (payload at most 125 bytes: longer is misuse and throws).
-    bool ping(std::string_view payload = {}) { return send_control(opcode::ping, payload); }
-    bool pong(std::string_view payload = {}) { return send_control(opcode::pong, payload); }
+    send_result ping(std::string_view payload = {}) { return send_control(opcode::ping, payload); }
+    send_result pong(std::string_view payload = {}) { return send_control(opcode::pong, payload); }
 
     // Starts the closing handshake (RFC 6455 §7.1.2). The code must be one that
     // may be sent (1000-1003, 1007-1014, 3000-4999) and the reason valid UTF-8
     // (it is cut to 123 bytes); otherwise this throws std::invalid_argument.
+    // From another thread it follows, in order, what that thread sent before.
     void close(close_code code = close_code::normal, std::string_view reason = {}) {
         if (!is_valid_wire_close_code(static_cast<std::uint16_t>(code)))
             throw std::invalid_argument("wsx::connection::close: this close code may not be sent");
@@ -177,18 +161,15 @@ public:
             throw std::invalid_argument("wsx::connection::close: reason must be valid UTF-8");
         if (state() == connection_state::closed) return;
         if (on_own_thread()) return start_close(code, reason);
-        asio::post(executor_, [self = shared_from_this(), code, r = std::string(reason)] {
-            self->start_close(code, r);
-        });
+        push(detail::outgoing_frame::of_close(code, reason));
     }
 
     // ---- state: safe from any thread ---------------------------------------
     connection_state state() const noexcept { return state_.load(std::memory_order_relaxed); }
     bool is_open() const noexcept { return state() == connection_state::open; }
-    // Bytes queued for this peer and not yet taken by the socket.
-    std::size_t buffered_amount() const noexcept {
-        return buffered_.load(std::memory_order_relaxed);
-    }
+    // Bytes this connection has accepted and not yet handed to the socket:
+    // queued, corked, or on their way from another thread.
+    std::size_t buffered_amount() const noexcept { return outbox_.accepted(); }
     connection_stats stats() const noexcept {
         return {messages_in_.load(std::memory_order_relaxed),
                 messages_out_.load(std::memory_order_relaxed),
@@ -228,7 +209,8 @@ protected:
           limits_(&limits),
           info_(std::move(info)),
           info_role_(r),
-          assembler_(protocol::assembler_options{r, limits.max_message_size, ep.streaming}) {
+          assembler_(protocol::assembler_options{r, limits.max_message_size, ep.streaming}),
+          outbox_(limits.max_buffered_bytes) {
         setup_deflate(limits.deflate);
         make_id();
         w.link(this);
@@ -239,7 +221,7 @@ protected:
     // anything on_open sends, runs on_open, then handles `early` — bytes that
     // arrived behind the handshake — and starts reading.
     void start(std::string_view preface, std::span<std::uint8_t> early) {
-        queue_.append(preface);
+        append_charged(0, [&](std::string& out) { out.append(preface); });
         if (endpoint_->on_open) guarded([&] { endpoint_->on_open(*this); });
         if (!early.empty() && state() != connection_state::closed) handle_input(early);
         else flush();
@@ -289,11 +271,10 @@ protected:
     }
 
     void on_write_done(std::error_code ec, std::size_t written) {
-        writing_ = false;
         if (state() == connection_state::closed) return;
-        queue_.consume(written);
+        outbox_.write_done(written);
         if (ec) return finish(ec);
-        after_write();
+        flush();
     }
 
     void on_shutdown_done(std::error_code) {
@@ -303,21 +284,6 @@ protected:
 
 private:
     friend class registry;
-
-    // Broadcast fast path, on the connection's thread: queue the shared frame
-    // and post one flush, so that the broadcasts which follow before it runs
-    // (a handler broadcasting in a read turn, a burst of batches from another
-    // thread or from a backplane's read) leave in one write. Once a full write
-    // is waiting, write now: a burst must not pile up in memory, where it
-    // could look like a slow reader to the backpressure limit. Held back is
-    // at most a quarter of that limit, so a reader keeps three quarters of it
-    // for what the kernel cannot take.
-    bool deliver(const prepared_message& m) {
-        if (info_role_ == role::client) return send(m.type(), m.payload());
-        const std::size_t hold = std::min(coalesce_bytes, limits_->max_buffered_bytes / 4);
-        const bool full_write_waiting = queue_.segments() >= max_gather || queue_.size() >= hold;
-        return enqueue_prepared(m, full_write_waiting);
-    }
 
     // ---- input --------------------------------------------------------------
     void wait_readable() {
@@ -362,8 +328,9 @@ private:
             // are already closing (no frames after our close frame).
             // A peer that pings but never reads must not grow the queue
             // without bound: pongs obey max_buffered_bytes like data.
-            if (!close_sent_ && admit(ev.payload.size() + protocol::max_frame_header_size))
-                enqueue_frame(opcode::pong, ev.payload);
+            if (const std::size_t charged = ev.payload.size() + protocol::max_frame_header_size;
+                !close_sent_ && admit(charged))
+                append_charged(charged, [&](std::string& s) { encode(s, opcode::pong, ev.payload, true); });
             if (endpoint_->on_ping) guarded([&] { endpoint_->on_ping(*this, ev.payload); });
             break;
         case event_type::pong:
@@ -387,7 +354,7 @@ private:
             close_deadline_ = deadline(limits_->close_timeout);
         }
         fin_when_flushed_ = fin_when_flushed_ || info_role_ == role::server;
-        after_write_if_idle();
+        flush();
     }
 
     // §7.1.7 "Fail the WebSocket Connection": send a close frame with the code
@@ -406,7 +373,7 @@ private:
             close_deadline_ = deadline(limits_->close_timeout);
         }
         fin_when_flushed_ = true;
-        after_write_if_idle();
+        flush();
     }
 
     static std::error_code error_for(close_code code) noexcept {
@@ -477,125 +444,167 @@ private:
         else encode(out, type, payload, true);
     }
 
-    void enqueue_message(opcode type, std::string_view payload) {
-        if (corked_) encode_message(cork(), type, payload);
-        else queue_.append_with([&](std::string& s) { encode_message(s, type, payload); });
-        schedule_flush();
-    }
-
-    // Backpressure (architecture: never unbounded memory). A message that finds
-    // the queue empty is always taken, so one message larger than the limit
-    // can still be sent.
-    bool admit(std::size_t frame_size) {
-        const std::size_t queued = pending_bytes();
-        if (queued == 0 || queued + frame_size <= limits_->max_buffered_bytes) return true;
+    // ---- output: admission (any thread) --------------------------------------
+    // Charges `n` bytes against max_buffered_bytes, or applies the policy.
+    // With policy close the message is refused at once and the connection
+    // closes with 1008 on its own turn, never inside the caller's.
+    send_result admit(std::size_t n) {
+        if (outbox_.try_admit(n)) return send_status::queued;
         if (limits_->on_backpressure == backpressure_policy::drop) {
             dropped_.fetch_add(1, std::memory_order_relaxed);
+            return send_status::dropped;
+        }
+        if (!accepting_.exchange(false, std::memory_order_relaxed)) return send_status::not_open;
+        asio::post(executor_, [self = shared_from_this()] { self->close_for_backpressure(); });
+        return send_status::closing_backpressure;
+    }
+
+    // Why a frame cannot be sent now (queued: it can). Off the connection's
+    // thread only `accepting_` can be read; the rest is checked again when the
+    // frame reaches that thread. An unfinished fragmented message holds back
+    // data, not control frames.
+    send_result data_status(bool data = true) const noexcept {
+        if (!accepting_.load(std::memory_order_relaxed)) return send_status::not_open;
+        if (!on_own_thread()) return send_status::queued;
+        if (close_sent_ || state() != connection_state::open) return send_status::not_open;
+        if (data && fragmenting_) return send_status::fragmenting;
+        return send_status::queued;
+    }
+
+    // Whether a payload of this size is compressed; readable from any thread
+    // (deflater_ belongs to the connection's thread).
+    bool wants_compression(std::size_t payload_size) const noexcept {
+        return compress_out_ && payload_size >= limits_->deflate.threshold;
+    }
+
+    send_result send_valid(opcode type, std::string_view payload) {
+        if (auto r = data_status(); !r) return r;
+        const std::size_t charged = payload.size() + protocol::max_frame_header_size;
+        if (auto r = admit(charged); !r) return r;
+        if (on_own_thread()) {
+            append_charged(charged, [&](std::string& s) { encode_message(s, type, payload); });
+            count_out(payload.size());
+            kick();
+            return send_status::queued;
+        }
+        detail::outgoing_frame f;
+        f.type = type;
+        f.payload = payload.size();
+        if (wants_compression(payload.size())) {
+            f.kind = outgoing_kind::compress;
+            f.bytes.assign(payload);
+            f.charged = charged;
+        } else {
+            encode(f.bytes, type, payload, true);
+            f.charged = settle(charged, f.bytes.size());
+        }
+        push(std::move(f));
+        return send_status::queued;
+    }
+
+    send_result send_control(opcode type, std::string_view payload) {
+        if (payload.size() > 125)
+            throw std::invalid_argument("wsx: control frame payloads are at most 125 bytes");
+        if (auto r = data_status(false); !r) return r;
+        const std::size_t charged = payload.size() + protocol::max_frame_header_size;
+        if (auto r = admit(charged); !r) return r;
+        if (on_own_thread()) {
+            append_charged(charged, [&](std::string& s) { encode(s, type, payload, true); });
+            kick();
+            return send_status::queued;
+        }
+        detail::outgoing_frame f;
+        f.kind = outgoing_kind::control;
+        encode(f.bytes, type, payload, true);
+        f.charged = settle(charged, f.bytes.size());
+        push(std::move(f));
+        return send_status::queued;
+    }
+
+    // ---- output: the connection's thread -------------------------------------
+    // Appends what `encode(std::string&)` writes and settles the charge with
+    // what it wrote, so accepted() counts exactly the bytes waiting.
+    template <class Encode>
+    void append_charged(std::size_t charged, Encode&& encode) {
+        const std::size_t before = outbox_.pending();
+        outbox_.append_with(std::forward<Encode>(encode));
+        settle(charged, outbox_.pending() - before);
+    }
+
+    // Corrects a charge to the bytes actually encoded; returns them.
+    std::size_t settle(std::size_t charged, std::size_t actual) noexcept {
+        if (actual > charged) outbox_.charge(actual - charged);
+        else outbox_.refund(charged - actual);
+        return actual;
+    }
+
+    // A prepared message, admitted: the shared frame, or with permessage-deflate
+    // a compressed one (shared too without context takeover, else ours alone).
+    bool enqueue_shared(const prepared_message& m, std::size_t charged) {
+        if (close_sent_ || fragmenting_ || state() != connection_state::open) {
+            outbox_.refund(charged);
             return false;
         }
-        if (!error_) error_ = make_error_code(error::backpressure);
-        fail(close_code::policy_violation, "send queue over limit");
-        return false;
-    }
-
-    bool enqueue_data(opcode type, std::string_view payload) {
-        if (close_sent_ || fragmenting_ || state() != connection_state::open) return false;
-        if (!admit(payload.size() + protocol::max_frame_header_size)) return false;
-        enqueue_message(type, payload);
-        count_out(payload.size());
-        return true;
-    }
-
-    void enqueue_encoded(std::string&& frame, std::size_t payload_size) {
-        if (close_sent_ || fragmenting_ || state() != connection_state::open) return;
-        if (!admit(frame.size())) return;
-        if (corked_) cork().append(frame);
-        else queue_.append(std::move(frame));
-        count_out(payload_size);
-        schedule_flush();
-    }
-
-    bool enqueue_prepared(const prepared_message& m, bool flush_now = false) {
-        if (close_sent_ || fragmenting_ || state() != connection_state::open) return false;
-        const std::shared_ptr<const std::string>* frame = &m.frame();
-        std::shared_ptr<const std::string> compressed;
-        if (compresses(m.payload().size())) {
-            // With context takeover our compressor's history is ours alone, so
-            // the message is compressed for this connection; without it, once
-            // for every connection with the same compressor parameters.
-            if (!info_.deflate.send_no_context_takeover) return enqueue_data(m.type(), m.payload());
-            compressed = m.compressed_frame(compressor_key(), [&](std::string& out) {
-                encode_compressed(out, m.type(), m.payload());
-            });
-            frame = &compressed;
-        }
-        if (!admit((*frame)->size())) return false;
-        if (corked_) cork().append(**frame);
-        else queue_.append(*frame);
-        count_out(m.payload().size());
-        if (flush_now && !in_turn_) {
-            update_buffered();
-            after_write_if_idle();
+        const std::size_t before = outbox_.pending();
+        if (!compresses(m.payload().size())) {
+            outbox_.append(m.frame());
+        } else if (!info_.deflate.send_no_context_takeover) {
+            outbox_.append_with([&](std::string& s) { encode_compressed(s, m.type(), m.payload()); });
         } else {
-            schedule_flush();
+            outbox_.append(m.compressed_frame(compressor_key(), [&](std::string& out) {
+                encode_compressed(out, m.type(), m.payload());
+            }));
         }
+        settle(charged, outbox_.pending() - before);
+        count_out(m.payload().size());
         return true;
     }
 
-    bool enqueue_fragment(opcode type, std::string_view piece, bool fin) {
-        if (close_sent_ || state() != connection_state::open) return false;
-        if (fragmenting_ && type != out_type_) return false;
+    send_result enqueue_fragment(opcode type, std::string_view piece, bool fin,
+                                 std::size_t charged = 0) {
+        auto refuse = [&](send_status s) {
+            if (charged) outbox_.refund(charged);
+            return s;
+        };
+        if (close_sent_ || state() != connection_state::open) return refuse(send_status::not_open);
+        if (fragmenting_ && type != out_type_) return refuse(send_status::fragmenting);
         if (type == opcode::text) {
             if (!fragmenting_) out_utf8_.reset();
-            if (!out_utf8_.feed(piece) || (fin && !out_utf8_.finish())) return false;
+            if (!out_utf8_.feed(piece) || (fin && !out_utf8_.finish()))
+                return refuse(send_status::invalid_utf8);
         }
-        if (!admit(piece.size() + protocol::max_frame_header_size)) return false;
+        if (!charged) {
+            charged = piece.size() + protocol::max_frame_header_size;
+            if (auto r = admit(charged); !r) return r;
+        }
         const opcode op = fragmenting_ ? opcode::continuation : type;
-        if (corked_) encode(cork(), op, piece, fin);
-        else queue_.append_with([&](std::string& s) { encode(s, op, piece, fin); });
+        append_charged(charged, [&](std::string& s) { encode(s, op, piece, fin); });
         out_type_ = type;
         fragmenting_ = !fin;
         bytes_out_.fetch_add(piece.size(), std::memory_order_relaxed);
         if (fin) messages_out_.fetch_add(1, std::memory_order_relaxed);
-        schedule_flush();
-        return true;
+        kick();
+        return send_status::queued;
     }
 
-    bool send_control(opcode type, std::string_view payload) {
-        if (payload.size() > 125)
-            throw std::invalid_argument("wsx: control frame payloads are at most 125 bytes");
-        if (!accepting_.load(std::memory_order_relaxed)) return false;
-        if (on_own_thread()) {
-            if (close_sent_ || state() != connection_state::open) return false;
-            enqueue_frame(type, payload);
-            return true;
-        }
-        if (!accepting_.load(std::memory_order_relaxed)) return false;
-        asio::post(executor_, [self = shared_from_this(), type, p = std::string(payload)] {
-            self->send_control(type, p);
-        });
-        return true;
-    }
-
-    void enqueue_frame(opcode type, std::string_view payload) {
-        if (corked_) encode(cork(), type, payload, true);
-        else queue_.append_with([&](std::string& s) { encode(s, type, payload, true); });
-        schedule_flush();
+    // Frames the connection makes itself (pong, keep-alive ping, close) are
+    // charged but never refused, except pongs (below).
+    void enqueue_control(opcode type, std::string_view payload) {
+        append_charged(0, [&](std::string& s) { encode(s, type, payload, true); });
+        kick();
     }
 
     void enqueue_close_frame(close_code code, std::string_view reason) {
         accepting_.store(false, std::memory_order_relaxed);
-        auto write = [&](std::string& s) {
+        append_charged(0, [&](std::string& s) {
             if (info_role_ == role::client) {
                 const auto key = detail::random_mask_key();
                 protocol::append_close_frame(s, code, reason, &key);
             } else {
                 protocol::append_close_frame(s, code, reason);
             }
-        };
-        if (corked_) write(cork());
-        else queue_.append_with(write);
-        schedule_flush();
+        });
+        kick();
     }
 
     void start_close(close_code code, std::string_view reason) {
@@ -606,117 +615,160 @@ private:
         enqueue_close_frame(code, reason);
     }
 
+    void close_for_backpressure() {
+        if (close_sent_ || state() != connection_state::open) return;
+        if (!error_) error_ = make_error_code(error::backpressure);
+        fail(close_code::policy_violation, "send queue over limit");
+    }
+
     void count_out(std::size_t payload_size) {
         messages_out_.fetch_add(1, std::memory_order_relaxed);
         bytes_out_.fetch_add(payload_size, std::memory_order_relaxed);
     }
 
-    std::string& cork() { return owner()->cork_buffer(); }
-    std::size_t pending_bytes() const noexcept {
-        return queue_.size() + (corked_ ? owner()->cork_buffer().size() : 0);
+    // ---- output: frames from other threads ----------------------------------
+    // The first frame into an empty inbox posts the drain; the rest ride on it.
+    void push(detail::outgoing_frame&& f) {
+        if (outbox_.push(std::move(f))) post_drain();
+    }
+    void post_drain() {
+        asio::post(executor_, [self = shared_from_this()] { self->drain_and_flush(); });
     }
 
+    // send(prepared_message), and the registry's fan-out: admits `m` in the
+    // caller's thread and queues it. From another thread it waits in the
+    // inbox; when the inbox was empty, the connection joins `drains` (for one
+    // posted handler per I/O thread to drain them all) or, without `drains`,
+    // posts its own drain.
+    send_result offer(const prepared_message& m, std::vector<std::shared_ptr<connection>>* drains) {
+        if (!m.valid_text()) return send_status::invalid_utf8;
+        if (info_role_ == role::client) return send_valid(m.type(), m.payload());  // masked: ours alone
+        if (auto r = data_status(); !r) return r;
+        const std::size_t charged = m.frame()->size();
+        if (auto r = admit(charged); !r) return r;
+        if (on_own_thread()) {
+            enqueue_shared(m, charged);
+            kick();
+        } else if (outbox_.push(detail::outgoing_frame::of_shared(m, charged))) {
+            if (drains) drains->push_back(shared_from_this());
+            else post_drain();
+        }
+        return send_status::queued;
+    }
+
+    void drain_and_flush() {
+        drain_inbox();
+        flush();
+    }
+
+    void drain_inbox() {
+        outbox_.take_inbox(inbox_);
+        for (detail::outgoing_frame& f : inbox_) take(f);
+        // A burst should not pin memory: keep the vector only while it is small.
+        if (inbox_.capacity() > 64) std::vector<detail::outgoing_frame>{}.swap(inbox_);
+        else inbox_.clear();
+    }
+
+    void take(detail::outgoing_frame& f) {
+        switch (f.kind) {
+        case outgoing_kind::close: return start_close(f.code, f.bytes);
+        case outgoing_kind::fragment:
+            if (!enqueue_fragment(f.type, f.bytes, f.fin, f.charged))
+                dropped_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        case outgoing_kind::shared: enqueue_shared(*f.shared, f.charged); return;
+        case outgoing_kind::control:
+            if (close_sent_ || state() != connection_state::open) return outbox_.refund(f.charged);
+            outbox_.append(std::move(f.bytes));
+            return;
+        case outgoing_kind::frame:
+        case outgoing_kind::compress: break;
+        }
+        if (close_sent_ || fragmenting_ || state() != connection_state::open)
+            return outbox_.refund(f.charged);
+        if (f.kind == outgoing_kind::compress) {
+            append_charged(f.charged, [&](std::string& s) { encode_message(s, f.type, f.bytes); });
+        } else {
+            outbox_.append(std::move(f.bytes));
+        }
+        count_out(f.payload);
+    }
+
+    // ---- output: writing -------------------------------------------------------
     // While one read is handled, frames go to the thread's cork buffer and leave
     // in one write at the end (architecture: corking). Only when nothing else is
     // queued, so ordering holds, and only where writes can be non-blocking.
     void begin_turn() {
-        in_turn_ = true;
         // Kept for the whole turn: if the connection finished meanwhile its
         // owner() is already gone, but the cork buffer must still be handed back.
         turn_worker_ = owner();
-        detail::worker* w = turn_worker_;
-        if (!w) return;
-        if (!w->cork_owner && queue_.empty() && !writing_ && io_nonblocking_writes()) {
-            w->cork_owner = this;
-            corked_ = true;
-        }
+        std::string* cork = turn_worker_ && io_nonblocking_writes() ? turn_worker_->lend_cork() : nullptr;
+        outbox_.begin_turn(cork);
+        if (cork && !outbox_.holds_cork()) turn_worker_->return_cork();
     }
 
     void end_turn() {
-        in_turn_ = false;
         detail::worker* w = std::exchange(turn_worker_, nullptr);
-        if (corked_ && w) {
-            corked_ = false;
-            std::string& c = w->cork_buffer();
-            w->cork_owner = nullptr;
-            if (!c.empty() && state() != connection_state::closed) {
-                write_bufs_.assign(1, asio::buffer(c));
-                std::error_code ec;
-                std::size_t n = io_try_write(write_bufs_, ec);
-                if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-                    c.clear();
-                    return finish(ec);
-                }
-                wrote_ = wrote_ || n > 0;
-                if (n < c.size()) queue_.append(std::string_view{c}.substr(n));
-            }
-            // A burst of large frames should not pin memory for the thread's lifetime.
-            if (c.capacity() > (1u << 20)) std::string{}.swap(c);
-            else c.clear();
+        std::error_code ec;
+        std::size_t written = 0;
+        const std::string_view corked = outbox_.corked_bytes();
+        if (!corked.empty() && state() != connection_state::closed) {
+            write_bufs_.assign(1, asio::buffer(corked.data(), corked.size()));
+            written = io_try_write(write_bufs_, ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
         }
-        after_write_if_idle();
+        if (std::string* cork = outbox_.end_turn(written)) {
+            // A burst of large frames should not pin memory for the thread's lifetime.
+            if (cork->capacity() > (1u << 20)) std::string{}.swap(*cork);
+            if (w) w->return_cork();
+        }
+        if (ec) return finish(ec);
+        flush();
     }
 
-    void schedule_flush() {
-        update_buffered();
-        if (in_turn_ || writing_ || flush_posted_) return;
-        flush_posted_ = true;
-        asio::post(executor_, [self = shared_from_this()] {
-            self->flush_posted_ = false;
-            self->after_write_if_idle();
-        });
+    // Bytes were appended: make sure something will write them. Never writes
+    // here, since the caller may be another connection's handler: a write
+    // error found now would run this connection's on_close inside it.
+    void kick() {
+        if (outbox_.needs_posted_flush())
+            asio::post(executor_, [self = shared_from_this()] {
+                self->outbox_.flush_arrived();
+                self->flush();
+            });
     }
 
     // Writes what is queued: synchronously while the socket takes it, then
-    // asynchronously for the rest.
+    // asynchronously for the rest. Only on this connection's own turn.
     void flush() {
-        if (writing_ || state() == connection_state::closed) return;
-        while (!queue_.empty()) {
-            queue_.gather(write_bufs_, max_gather);
+        if (!outbox_.may_write() || state() == connection_state::closed) return;
+        while (outbox_.has_queued()) {
+            outbox_.gather(write_bufs_, max_gather);
             if (io_nonblocking_writes()) {
                 std::error_code ec;
-                const std::size_t n = io_try_write(write_bufs_, ec);
-                queue_.consume(n);
-                wrote_ = wrote_ || n > 0;
+                outbox_.written(io_try_write(write_bufs_, ec));
                 if (!ec) continue;
                 if (ec != asio::error::would_block && ec != asio::error::try_again)
                     return finish(ec);
-                queue_.gather(write_bufs_, max_gather);
+                outbox_.gather(write_bufs_, max_gather);
             }
-            writing_ = true;
-            wrote_ = true;
-            update_buffered();
+            outbox_.write_started();
             return io_async_write(write_bufs_);
         }
-        after_write();
-    }
-
-    void after_write_if_idle() {
-        if (!writing_ && !in_turn_) flush();
+        after_flush();
     }
 
     // Everything handed to us is written: tell the application (a producer
     // pacing itself sends its next batch now), or finish the close.
-    void after_write() {
-        if (!queue_.empty()) return flush();
-        update_buffered();
-        if (wrote_) {
-            wrote_ = false;
-            if (endpoint_->on_drain && state() == connection_state::open && !close_sent_) {
-                guarded([&] { endpoint_->on_drain(*this); });
-                if (!queue_.empty()) return;  // it sent more: the scheduled flush takes it
-            }
+    void after_flush() {
+        if (outbox_.take_drained() && endpoint_->on_drain && state() == connection_state::open &&
+            !close_sent_) {
+            guarded([&] { endpoint_->on_drain(*this); });
+            if (outbox_.has_queued()) return;  // it sent more: the posted flush takes it
         }
         if (fin_when_flushed_ && !fin_sent_) {
             fin_sent_ = true;
             io_shutdown();
         }
-    }
-
-    // What buffered_amount() reports: the queue, and while a read is being
-    // handled the bytes this connection has put in the thread's cork buffer.
-    void update_buffered() noexcept {
-        buffered_.store(pending_bytes(), std::memory_order_relaxed);
     }
 
     // ---- deadlines (called by the worker's sweep) --------------------------
@@ -743,7 +795,7 @@ private:
             fail(close_code::going_away, "idle timeout");
         } else if (quiet >= limit / 2 && !ping_sent_) {
             ping_sent_ = true;
-            enqueue_frame(opcode::ping, {});
+            enqueue_control(opcode::ping, {});
         }
     }
 
@@ -759,13 +811,9 @@ private:
         if (!error_) error_ = close_received_ ? make_error_code(error::closed) : ec;
         set_state(connection_state::closed);
         accepting_.store(false, std::memory_order_relaxed);
-        if (detail::worker* w = owner()) {
-            if (w->cork_owner == this) w->cork_owner = nullptr;
-            w->unlink(this);
-        }
+        if (detail::worker* w = owner()) w->unlink(this);
         io_close();
-        queue_.clear();
-        update_buffered();
+        outbox_.clear();
         assembler_.reset();
         // The codec's memory goes with the connection's end, not its handle's.
         assembler_.set_inflater(nullptr);
@@ -819,9 +867,6 @@ private:
     // Up to 64 buffers per write: well under IOV_MAX, enough to drain a
     // backlog of small broadcast frames in one system call.
     static constexpr std::size_t max_gather = 64;
-    // Broadcast frames are held back for one posted flush up to this much
-    // (less under a small max_buffered_bytes, see deliver()).
-    static constexpr std::size_t coalesce_bytes = 64 * 1024;
 
     executor_type executor_;
     const endpoint* endpoint_;
@@ -833,7 +878,8 @@ private:
     std::unique_ptr<protocol::message_inflater> inflater_; // permessage-deflate, when negotiated
     std::unique_ptr<protocol::message_deflater> deflater_; // idem, unless we send uncompressed
     bool compress_out_ = false; // deflater_ was set up (read from any thread, never changes)
-    detail::out_queue queue_;
+    detail::outbox outbox_;
+    std::vector<detail::outgoing_frame> inbox_;  // the inbox's frames while they are taken
     std::vector<asio::const_buffer> write_bufs_;
     std::optional<close_code> close_code_;
     std::string close_reason_;
@@ -841,18 +887,12 @@ private:
 
     std::atomic<connection_state> state_{connection_state::open};
     std::atomic<bool> accepting_{true};
-    std::atomic<std::size_t> buffered_{0};
     std::atomic<std::uint64_t> messages_in_{0}, messages_out_{0}, bytes_in_{0}, bytes_out_{0},
         dropped_{0};
 
     std::uint32_t last_rx_ = 0;
     std::uint32_t close_deadline_ = 0;
     bool reading_ = false;
-    bool writing_ = false;
-    bool in_turn_ = false;
-    bool corked_ = false;
-    bool flush_posted_ = false;
-    bool wrote_ = false;
     detail::worker* turn_worker_ = nullptr;
     bool fragmenting_ = false;
     opcode out_type_ = opcode::text;

@@ -24,6 +24,7 @@ enum class error {
     not_open = 12,           // the operation needs an open connection
     operation_aborted = 13,  // the connection or server was stopped
     bad_url = 14,            // a URL that wsx cannot connect to
+    message_in_progress = 15, // a message sent with send_fragment is unfinished: other data waits
 };
 
 namespace detail {
@@ -46,6 +47,7 @@ public:
         case error::not_open: return "the connection is not open";
         case error::operation_aborted: return "the operation was aborted";
         case error::bad_url: return "the URL is not a valid ws:// or wss:// URL";
+        case error::message_in_progress: return "a fragmented message is being sent; other data waits";
         }
         return "unknown wsx error";
     }

@@ -38,6 +38,8 @@ public:
         frames->frame.reserve(payload.size() + 10);
         protocol::append_frame(frames->frame, type, payload);
         header_size_ = frames->frame.size() - payload.size();
+        // Validated once here, not once per recipient.
+        valid_text_ = type != opcode::text || protocol::is_valid_utf8(payload);
         frame_ = std::shared_ptr<const std::string>(frames, &frames->frame);
         frames_ = std::move(frames);
     }
@@ -50,9 +52,8 @@ public:
     std::string_view payload() const noexcept {
         return std::string_view{*frame_}.substr(header_size_);
     }
-    bool valid_text() const noexcept {
-        return type_ != opcode::text || protocol::is_valid_utf8(payload());
-    }
+    // False for text that is not valid UTF-8: no connection sends it (RFC 6455 §8.1).
+    bool valid_text() const noexcept { return valid_text_; }
 
     // The frame with the payload compressed (permessage-deflate without context takeover),
     // for compressor parameters summed up by `key`. The first caller for a key builds it
@@ -74,6 +75,7 @@ private:
     std::shared_ptr<detail::prepared_frames> frames_;
     std::size_t header_size_ = 0;
     opcode type_;
+    bool valid_text_ = true;
 };
 
 } // namespace wsx

@@ -95,10 +95,13 @@ public:
     virtual cluster_status status() const = 0;
 };
 
-// What one send did.
-struct send_result {
-    std::size_t local = 0;   // connections of this instance the message was handed to
-    bool forwarded = false;  // handed to the cluster link, for the other instances
+// What one send to many did. Each recipient takes or refuses the message in
+// the caller's thread (connection::send's rules: closing, backpressure), so
+// these counts are final when the call returns.
+struct fanout_result {
+    std::size_t local = 0;    // connections of this instance that queued the message
+    std::size_t refused = 0;  // connections of this instance that refused it
+    bool forwarded = false;   // handed to the cluster link, for the other instances
 };
 
 // A snapshot of one registered connection, for listings (the REST hook).
@@ -214,8 +217,8 @@ public:
         return send(send_scope::connection, id, m).local != 0;
     }
 
-    // Returns the number of recipients: open connections the message was
-    // handed to (a recipient may still drop it under backpressure_policy::drop).
+    // Returns the number of recipients that queued the message; send() also
+    // counts those that refused it (closing, or over their backpressure limit).
     std::size_t broadcast(std::string_view text) { return broadcast(prepared_message::text(text)); }
     std::size_t broadcast(const prepared_message& m) { return send(send_scope::all, {}, m).local; }
 
@@ -238,24 +241,25 @@ public:
     // the group, the connection id or the user, as `scope` says (ignored for
     // send_scope::all). Text that is not UTF-8 goes nowhere. A message for a
     // local connection id is not forwarded; any other is, when a link is attached.
-    send_result send(send_scope scope, std::string_view target, const prepared_message& m) {
+    fanout_result send(send_scope scope, std::string_view target, const prepared_message& m) {
         if (!m.valid_text()) return {};
         if (scope == send_scope::connection) {
             auto [c, link] = find_with_link(target);
-            if (c) return {send_local(std::move(c), target, m) ? 1u : 0u, false};
-            return {0, link && link->forward(scope, target, m)};
+            if (c) return one(send_local(std::move(c), target, m));
+            return {.forwarded = link && link->forward(scope, target, m)};
         }
         // Forwarded first: the other instances' clients need not wait for the
         // local fan-out.
         const auto link = cluster();
         const bool forwarded = link && link->forward(scope, target, m);
-        return {deliver_local(scope, target, m), forwarded};
+        fanout_result r = deliver_local(scope, target, m);
+        r.forwarded = forwarded;
+        return r;
     }
 
     // For backplanes: delivers a message from another instance to this
-    // instance's matching connections, and never forwards it. Returns the
-    // number of recipients.
-    std::size_t deliver_local(send_scope scope, std::string_view target, const prepared_message& m) {
+    // instance's matching connections, and never forwards it.
+    fanout_result deliver_local(send_scope scope, std::string_view target, const prepared_message& m) {
         switch (scope) {
         case send_scope::all: return deliver(snapshot_all({}), m);
         case send_scope::all_except: return deliver(snapshot_all(target), m);
@@ -263,10 +267,10 @@ public:
         case send_scope::user: return deliver(snapshot_set(users_, target), m);
         case send_scope::connection: {
             auto c = find(target);  // connection::send refuses text that is not UTF-8
-            return c && send_local(std::move(c), target, m) ? 1 : 0;
+            return c ? one(send_local(std::move(c), target, m)) : fanout_result{};
         }
         }
-        return 0;
+        return {};
     }
 
     // ---- cluster ----------------------------------------------------------------
@@ -342,12 +346,16 @@ private:
         return {it == entries_.end() ? nullptr : it->second.conn, link_};
     }
 
-    bool send_local(std::shared_ptr<connection> c, std::string_view id, const prepared_message& m) {
+    send_result send_local(std::shared_ptr<connection> c, std::string_view id, const prepared_message& m) {
         if (!c->is_open()) {
             remove(id);
-            return false;
+            return send_status::not_open;
         }
         return c->send(m);
+    }
+
+    static fanout_result one(send_result r) noexcept {
+        return r ? fanout_result{.local = 1} : fanout_result{.refused = 1};
     }
 
     static void erase_member(member_map& map, const std::string& key, const std::string& id) {
@@ -394,11 +402,14 @@ private:
         return out;
     }
 
-    // Hands the frame to each connection on its own thread: one batch per
-    // I/O thread rather than one posted handler per connection.
-    std::size_t deliver(std::vector<std::shared_ptr<connection>> targets, const prepared_message& m) {
-        if (!m.valid_text()) return 0;
-        std::size_t recipients = 0;
+    // Hands the message to each connection, charged against its limit here,
+    // in the caller's thread. This thread's connections queue it at once;
+    // another I/O thread's find it in their inbox, and one posted handler per
+    // thread drains the inboxes that were empty (not one post per connection,
+    // nor one per message in a burst).
+    fanout_result deliver(std::vector<std::shared_ptr<connection>> targets, const prepared_message& m) {
+        fanout_result r;
+        if (!m.valid_text()) return r;
         std::vector<std::string> dead;
         std::sort(targets.begin(), targets.end(), [](const auto& a, const auto& b) {
             return &a->get_executor().context() < &b->get_executor().context();
@@ -409,29 +420,25 @@ private:
             auto end = std::find_if(begin, targets.end(), [ctx](const auto& c) {
                 return &c->get_executor().context() != ctx;
             });
-            std::vector<std::shared_ptr<connection>> batch;
+            std::vector<std::shared_ptr<connection>> drains;
             for (auto it = begin; it != end; ++it) {
-                if ((*it)->is_open()) {
-                    ++recipients;
-                    batch.push_back(std::move(*it));
-                } else {
+                if (!(*it)->is_open()) {
                     dead.emplace_back((*it)->id());
+                    ++r.refused;
+                    continue;
                 }
+                if ((*it)->offer(m, &drains)) ++r.local;
+                else ++r.refused;
             }
-            if (!batch.empty()) {
-                if (batch.front()->get_executor().running_in_this_thread()) {
-                    for (auto& c : batch) c->deliver(m);
-                } else {
-                    auto ex = batch.front()->get_executor();
-                    asio::post(ex, [batch = std::move(batch), m] {
-                        for (auto& c : batch) c->deliver(m);
-                    });
-                }
+            if (!drains.empty()) {
+                asio::post((*begin)->get_executor(), [drains = std::move(drains)] {
+                    for (const auto& c : drains) c->drain_and_flush();
+                });
             }
             begin = end;
         }
         for (const auto& id : dead) remove(id);
-        return recipients;
+        return r;
     }
 
     mutable std::shared_mutex mutex_;

@@ -1,5 +1,7 @@
 #include <wsx/detail/out_queue.hpp>
 
+#include <asio/buffer.hpp>
+
 #include <memory>
 #include <string>
 #include <vector>

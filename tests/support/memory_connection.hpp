@@ -2,6 +2,7 @@
 // Open server-side connections over the in-memory transport, for tests of the
 // layers above the connection (registry, endpoints, REST) without sockets.
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ struct memory_peer {
         pipe->feed(f);
     }
 
+    // The close code of the close frame the server wrote, once messages() read it.
+    std::optional<close_code> closed_with;
+
     // Text messages the server has written so far (consumes them).
     std::vector<std::string> messages() {
         std::vector<std::string> out;
@@ -43,6 +47,7 @@ struct memory_peer {
             auto r = reader.consume(in);
             in = in.subspan(r.consumed);
             if (r.ev.type == protocol::event_type::message) out.emplace_back(r.ev.payload);
+            if (r.ev.type == protocol::event_type::close) closed_with = r.ev.code;
         }
         return out;
     }

@@ -6,15 +6,13 @@
 // copies: bytes the connection owns (small sends are coalesced into one), and
 // references to immutable shared frames (a broadcast encodes once and every
 // recipient queues a reference). An empty queue holds no heap memory, so an
-// idle connection costs nothing here.
+// idle connection costs nothing here. It includes no Asio header.
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <asio/buffer.hpp>
 
 namespace wsx::detail {
 
@@ -54,7 +52,10 @@ public:
     // Fills `out` with up to `max_buffers` buffers of pending bytes and locks
     // their segments until consume(): appends go to new segments meanwhile, so
     // the buffers stay valid across an asynchronous write.
-    void gather(std::vector<asio::const_buffer>& out, std::size_t max_buffers) {
+    // Buffer: any type constructible from (const char*, std::size_t) —
+    // asio::const_buffer for a socket, std::string_view for a test.
+    template <class Buffer>
+    void gather(std::vector<Buffer>& out, std::size_t max_buffers) {
         out.clear();
         std::size_t i = head_;
         for (; i < segments_.size() && out.size() < max_buffers; ++i) {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
@@ -80,9 +81,11 @@ public:
         return {read_buffer_.get(), read_buffer_size};
     }
 
-    // The cork buffer and the node that is writing into it (nullptr when free).
-    std::string& cork_buffer() noexcept { return cork_; }
-    const void* cork_owner = nullptr;
+    // The cork buffer, lent to one connection at a time for one read turn:
+    // nullptr while another holds it (a handler that sends to a second
+    // connection on this thread), and handed back with return_cork().
+    std::string* lend_cork() noexcept { return std::exchange(cork_lent_, true) ? nullptr : &cork_; }
+    void return_cork() noexcept { cork_lent_ = false; }
 
     std::uint32_t now() const noexcept { return tick_; }
     // A duration in sweep ticks, rounded up so a deadline never fires early;
@@ -162,6 +165,7 @@ private:
     bool stopping_ = false;
     std::unique_ptr<std::uint8_t[]> read_buffer_;
     std::string cork_;
+    bool cork_lent_ = false;
 };
 
 inline timed_node::~timed_node() {
