@@ -18,7 +18,9 @@
 #include <asio/buffer.hpp>
 #include <asio/ip/tcp.hpp>
 
-namespace {
+// A named namespace: clang warns about members of types in an unnamed one that
+// only the concepts look at.
+namespace concept_test {
 
 using wsx::transport::policy;
 using wsx::transport::stream;
@@ -159,7 +161,9 @@ static_assert(policy<wsx::test::memory_transport>);
 static_assert(!policy<wsx::transport::plain::stream>);
 static_assert(!stream<wsx::transport::plain>);
 
-} // namespace
+} // namespace concept_test
+
+using namespace concept_test;
 
 TEST_CASE("the concepts tell a model from a type that lacks one member") {
     // The same answers as the static_asserts above, at run time, so that the
