@@ -3,7 +3,7 @@
 // example started with --deflate (and --deflate-no-context-takeover).
 //
 // Usage: node deflate_ws_test.js <echo_server> <node_modules dir holding ws>
-// (tests/deflate/CMakeLists.txt installs ws with `npm install --prefix` in the build tree.)
+// (tests/interop/CMakeLists.txt installs ws with `npm install --prefix` in the build tree.)
 // Exits non-zero on failure; the last line is "N passed, N failed".
 'use strict';
 
