@@ -29,6 +29,11 @@
 //   idle       opens --conns connections, echoes one message on each, then
 //              reads the server's RSS (--server-pid) and reports bytes per
 //              connection
+//   feed       opens --conns connections (at --path; wsx_bench_server's
+//              cross-thread mode serves /feed) and only reads: the server
+//              sends on its own. Counts the --size byte messages delivered
+//              over --duration after --warmup, and the server's CPU time per
+//              delivered message (srv_us_per_msg)
 //
 // With --server-pid, the CPU time of the server over the measured window is
 // reported next to the load generator's own (srv_cpu, lg_cpu, in percent of
@@ -311,6 +316,7 @@ public:
         if (m == "broadcast") return broadcast();
         if (m == "churn") return churn();
         if (m == "idle") return idle();
+        if (m == "feed") return feed();
         die("unknown mode '%s'", m.c_str());
     }
 
@@ -1034,6 +1040,35 @@ private:
         return 0;
     }
 
+    int feed() {
+        on_open_ = [](connection&, std::size_t) {};
+        open_all(o_.conns);
+        std::uint64_t deliveries = 0;
+        auto on_msg = [&](connection&, std::size_t, std::uint64_t bytes) {
+            check_size(bytes, o_.size);
+            ++deliveries;
+        };
+        double t0 = now_s();
+        while (now_s() < t0 + o_.warmup) poll_once(10'000'000, on_msg);
+        const std::uint64_t base = deliveries;
+        cpu_window cpu;
+        cpu.start(o_.server_pid);
+        const double server_cpu0 = proc_cpu_s(o_.server_pid);
+        t0 = now_s();
+        while (now_s() < t0 + o_.duration) poll_once(10'000'000, on_msg);
+        const double elapsed = now_s() - t0;
+        const double server_cpu = proc_cpu_s(o_.server_pid) - server_cpu0;
+        const std::string cpu_text = cpu.finish();
+        const std::uint64_t got = deliveries - base;
+        if (got == 0) die("no message delivered in the measured window");
+        std::printf("RESULT mode=feed clients=%zu deliveries=%" PRIu64 " seconds=%.3f rate=%.0f srv_us_per_msg=%.3f %s\n",
+                    conns_.size(), got, elapsed, static_cast<double>(got) / elapsed,
+                    o_.server_pid ? server_cpu / static_cast<double>(got) * 1e6 : -1.0, cpu_text.c_str());
+        std::fflush(stdout);
+        close_gracefully();
+        return 0;
+    }
+
     options o_;
     int epoll_ = -1;
     std::vector<std::uint8_t> rx_;
@@ -1054,7 +1089,7 @@ private:
 
 options parse(int argc, char** argv) {
     options o;
-    if (argc < 2) die("usage: wsx_loadgen probe|echo|latency|broadcast|churn|idle [options] (see the source)");
+    if (argc < 2) die("usage: wsx_loadgen probe|echo|latency|broadcast|churn|idle|feed [options] (see the source)");
     o.mode = argv[1];
     for (int i = 2; i < argc; ++i) {
         const std::string_view a = argv[i];

@@ -38,6 +38,8 @@ ROWS = [
     ("latency", "p999_us", "latency p99.9", "µs", False),
     ("latency", "max_send_late_us", "  (load generator's own worst send delay)", "µs", False),
     ("idle", "bytes_per_conn", "RSS per idle connection ({big} open)", "B", False),
+    ("cross_thread", "rate", "wsx only: 64 B sends from another thread to {conns} clients", "deliveries/s", True),
+    ("cross_thread", "srv_us_per_msg", "  server CPU per delivered message", "µs", False),
 ]
 
 
@@ -140,7 +142,8 @@ def main():
         print("| " + " | ".join(row) + " |")
     print()
     print("Rows marked \"wsx: own list\" run only on wsx; the peers' figures in parentheses repeat")
-    print("their broadcast row above, for the ratio.")
+    print("their broadcast row above, for the ratio. The \"wsx only\" row has no peer: a producer")
+    print("thread in the server process calls connection::send_binary on each client in turn.")
     print()
 
     # ---- server CPU per message: robust to a busy machine -------------------------

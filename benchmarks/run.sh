@@ -218,6 +218,7 @@ scenarios=(
     "churn|echo|churn --concurrency 32"
     "latency|echo|latency --conns $conns --rate $rate --size 20"
     "idle|echo|idle --conns $big --size 20"
+    "cross_thread|cross-thread|feed --conns $conns --size 64 --path /feed|wsx"
 )
 
 wanted() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
