@@ -28,16 +28,9 @@ async function eventually(page, predicate, arg, timeout = 10000) {
 const statusOf = page => page.$eval('#status', s => s.textContent);
 
 // Waits for a log line of class `cls` whose text contains `text`; true when it came.
-async function waitForLine(page, cls, text, timeout = 10000) {
-  try {
-    await page.waitForFunction(
-      ([c, t]) => [...document.querySelectorAll('#log div')].some(d => d.className === c && d.textContent.includes(t)),
-      [cls, text], { timeout });
-    return true;
-  } catch (e) {
-    return false;
-  }
-}
+const waitForLine = (page, cls, text, timeout = 10000) => eventually(page,
+  ([c, t]) => [...document.querySelectorAll('#log div')].some(d => d.className === c && d.textContent.includes(t)),
+  [cls, text], timeout);
 
 async function main() {
   const context = await chromium.launchPersistentContext(process.env.WSX_PROFILE_DIR, {
@@ -102,18 +95,11 @@ async function main() {
     check('tab 2 shows the server broadcast', await waitForLine(tab2, 'server-broadcast', 'server: Server maintenance at noon'));
 
     // The live connection list (refreshed every 2 s) shows both tabs, with their message counts.
-    const listShows = async page => {
-      try {
-        await page.waitForFunction(([a, b]) => {
-          const rows = [...document.querySelectorAll('#conns tr')].map(tr => [...tr.children].map(td => td.textContent));
-          return document.getElementById('count').textContent === '2' && rows.length === 2 &&
-                 rows[0][0] === a && rows[1][0] === b && rows[0][2] === '1' && rows[1][2] === '1';
-        }, [id1, id2], { timeout: 8000 });
-        return true;
-      } catch (e) {
-        return false;
-      }
-    };
+    const listShows = page => eventually(page, ([a, b]) => {
+      const rows = [...document.querySelectorAll('#conns tr')].map(tr => [...tr.children].map(td => td.textContent));
+      return document.getElementById('count').textContent === '2' && rows.length === 2 &&
+             rows[0][0] === a && rows[1][0] === b && rows[0][2] === '1' && rows[1][2] === '1';
+    }, [id1, id2], 8000);
     check('tab 1 lists 2 live connections', await listShows(tab1),
           await tab1.$eval('#conns', t => t.innerText));
     check('tab 2 lists 2 live connections', await listShows(tab2),
