@@ -27,9 +27,9 @@ required_conan_version = ">=2.0"
 class WsxConan(ConanFile):
     name = "wsx"
     description = "Header-only C++20 WebSocket library (RFC 6455, RFC 7692) on standalone Asio"
-    license = "LicenseRef-wsx"  # TODO: the repository has no LICENSE file yet; put its SPDX id here
-    homepage = "https://github.com/wsx/wsx"  # TODO: the project's real home
-    url = "https://github.com/wsx/wsx"
+    license = "BSL-1.0"  # LICENSE, exported with the sources and packaged in licenses/
+    # No homepage or url: the project is not published yet, and this recipe
+    # builds the checkout it lives in.
     topics = ("websocket", "rfc6455", "asio", "header-only")
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"

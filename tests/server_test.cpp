@@ -568,9 +568,9 @@ TEST_CASE("server: HTTP routes, prefixes, keep-alive, pipelining, HEAD, errors",
         const auto res = c.request(loopback_client::get_request("/hello"));
         REQUIRE(res);
         const auto t0 = test_clock::now();
-        CHECK(is_closed_error(c.read_until_eof(2s)));
+        // Closed (within seconds: not hung), and not before the deadline.
+        CHECK(is_closed_error(c.read_until_eof(10s)));
         CHECK(since(t0) >= 250ms);
-        CHECK(since(t0) < 1500ms);
         CHECK(c.pending().empty());
     }
     SECTION("a request with a body") {
@@ -602,7 +602,7 @@ TEST_CASE("server: stop() from an HTTP route with a pipelined request behind it"
     CHECK(is_closed_error(c.read_until_eof()));
     const auto t0 = test_clock::now();
     srv.join();
-    CHECK(since(t0) < 1500ms);
+    CHECK(since(t0) < 10s);  // did not hang
 }
 
 TEST_CASE("server: WebSocket frames sent with the upgrade request, and sends from on_open",
@@ -668,7 +668,12 @@ TEST_CASE("server: WebSocket frames sent with the upgrade request, and sends fro
 
 TEST_CASE("server: the handshake deadline closes silent and slow clients only", "[server][timeout]") {
     journal j;
-    wsx::server srv(test_options());  // handshake_timeout 300 ms
+    // A deadline long enough for the good client below to be served before it
+    // on a loaded machine: its claim is an order, not a speed.
+    constexpr auto deadline = 1s;
+    auto options = test_options();
+    options.handshake_timeout = deadline;
+    wsx::server srv(options);
     srv.websocket("/ws", echo_endpoint(j));
     srv.start(1);
     const std::uint16_t port = srv.port();
@@ -686,7 +691,7 @@ TEST_CASE("server: the handshake deadline closes silent and slow clients only", 
         }
         loopback_client& c = *opened;
         c.send_raw("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
-        while (since(t0) < 3s) {
+        while (since(t0) < deadline + 10s) {
             c.send_raw("a");
             ++slow_bytes;
             const std::error_code ec = c.read_more(50ms);
@@ -699,25 +704,25 @@ TEST_CASE("server: the handshake deadline closes silent and slow clients only", 
 
     const auto t0 = test_clock::now();
     loopback_client silent(port);
-    // A well-behaved client connecting meanwhile is served at once.
+    // A well-behaved client connecting meanwhile is served while the silent
+    // one still waits for its deadline, not after it.
     auto good = open_client(port);
     CHECK(good->round_trip("in time").payload == "in time");
-    CHECK(since(t0) < 300ms);
+    CHECK(silent.read_more(1ms) == asio::error::timed_out);  // still open
 
-    const std::error_code ec = silent.read_until_eof(3s);
+    // Closed within seconds (not hung), not before the deadline.
+    const std::error_code ec = silent.read_until_eof(deadline + 10s);
     const auto silent_closed = since(t0);
     CHECK(is_closed_error(ec));
     CHECK(silent.pending().empty());  // closed without an answer
-    CHECK(silent_closed >= 280ms);
-    CHECK(silent_closed < 1500ms);
+    CHECK(silent_closed >= deadline - 20ms);
 
     slow.join();
-    CHECK(slow_closed_ms.load() >= 280);
-    CHECK(slow_closed_ms.load() < 1500);
+    CHECK(slow_closed_ms.load() >= std::chrono::milliseconds{deadline - 20ms}.count());
     CHECK(slow_bytes.load() >= 4);
 
     // The upgraded client is past the deadline and still served.
-    CHECK(since(t0) > 300ms);
+    CHECK(since(t0) > deadline);
     CHECK(good->round_trip("still open").payload == "still open");
     CHECK(j.close_count() == 0);
     CHECK(code_of(good->close_handshake().code) == 1000);
@@ -737,6 +742,7 @@ TEST_CASE("server: a client streaming bytes after a bad request does not starve 
     const std::uint16_t port = srv.port();
     auto b = open_client(port);
 
+    constexpr auto give_up = 10s;  // a hang, not a slow machine
     std::atomic<bool> quit{false};
     std::atomic<long> flood_closed_ms{-1};
     std::atomic<std::uint64_t> flooded{0};
@@ -749,28 +755,30 @@ TEST_CASE("server: a client streaming bytes after a bad request does not starve 
         if (ec) return;
         asio::write(s, asio::buffer(std::string_view("BAD\r\n\r\n")), ec);
         const std::string junk(256 * 1024, 'j');
-        while (!ec && !quit.load() && since(t0) < 3s) flooded += asio::write(s, asio::buffer(junk), ec);
+        while (!ec && !quit.load() && since(t0) < give_up) flooded += asio::write(s, asio::buffer(junk), ec);
         if (ec) flood_closed_ms = since(t0).count();
     });
 
-    std::this_thread::sleep_for(20ms);
-    std::chrono::milliseconds worst{0};
-    int echoes = 0;
-    while (since(t0) < 600ms) {
-        const auto sent = test_clock::now();
-        const ws_event ev = b->round_trip("during the flood", 2s);
+    // Echoes while the flood runs, until the server cuts it off. Progress and
+    // order, not speed: some echoes come back before the flood is closed (a
+    // starved thread would answer only once the flood ended).
+    REQUIRE(wait_until([&] { return flooded.load() > 0; }, give_up));
+    std::vector<long> echoed_ms;
+    while (flood_closed_ms.load() < 0 && since(t0) < give_up) {
+        const ws_event ev = b->round_trip("during the flood", give_up);
         REQUIRE(ev.what == kind::message);
-        worst = std::max(worst, since(sent));
-        ++echoes;
+        echoed_ms.push_back(since(t0).count());
         std::this_thread::sleep_for(10ms);
     }
     quit = true;
     flood.join();
-    CAPTURE(flooded.load(), echoes);
-    CHECK(worst < 100ms);
-    // The lingering close is bounded by the handshake deadline (300 ms).
-    CHECK(flood_closed_ms.load() >= 250);
-    CHECK(flood_closed_ms.load() < 1000);
+    const long closed_ms = flood_closed_ms.load();
+    const auto during = std::count_if(echoed_ms.begin(), echoed_ms.end(), [&](long t) { return t < closed_ms; });
+    CAPTURE(flooded.load(), echoed_ms.size(), closed_ms);
+    CHECK(during >= 1);
+    // The lingering close is bounded by the handshake deadline (300 ms): it
+    // came, and not before the deadline.
+    CHECK(closed_ms >= 250);
     CHECK(code_of(b->close_handshake().code) == 1000);
     srv.stop();
     srv.join();
@@ -1029,8 +1037,8 @@ TEST_CASE("server: stop() closes every client with 1001 and join() returns in ti
     CHECK(code_of(ev.code) == 1001);
     srv.join();
     const auto took = since(t0);
-    CHECK(took < 1500ms);   // stop_timeout + 1 s
-    CHECK(took >= 400ms);   // the mute client had its grace period
+    CHECK(took < 500ms + 10s);  // stop_timeout, and did not hang
+    CHECK(took >= 400ms);       // the mute client had its grace period
     CHECK(mute->read_event().what == kind::eof);
     CHECK(is_closed_error(http_idle.read_until_eof()));
     REQUIRE(j.wait_closed(3));
@@ -1056,7 +1064,7 @@ TEST_CASE("server: stop() with no clients, and twice, and from a handler", "[ser
         srv.stop();
         srv.stop();
         srv.join();
-        CHECK(since(t0) < 1000ms);
+        CHECK(since(t0) < 10s);  // did not hang
     }
     SECTION("from a handler") {
         journal j;
@@ -1075,7 +1083,7 @@ TEST_CASE("server: stop() with no clients, and twice, and from a handler", "[ser
         CHECK(c->read_event().what == kind::eof);
         const auto t0 = test_clock::now();
         srv.join();
-        CHECK(since(t0) < 1500ms);
+        CHECK(since(t0) < 10s);  // did not hang
     }
 }
 
@@ -1098,7 +1106,7 @@ TEST_CASE("server: run() on the caller's thread, a user io_context, and the dest
         }
         CHECK_FALSE(returned.load());
         srv.stop();
-        CHECK(wait_until([&] { return returned.load(); }, 1500ms));
+        CHECK(wait_until([&] { return returned.load(); }, 10s));
         runner.join();
         srv.join();
     }
@@ -1122,7 +1130,7 @@ TEST_CASE("server: run() on the caller's thread, a user io_context, and the dest
             CHECK(c->read_event().what == kind::close);
         }
         // Once every connection is gone, the context runs out of work.
-        CHECK(wait_until([&] { return returned.load(); }, 1500ms));
+        CHECK(wait_until([&] { return returned.load(); }, 10s));
         runner.join();
     }
     SECTION("the destructor stops and joins") {
@@ -1135,7 +1143,7 @@ TEST_CASE("server: run() on the caller's thread, a user io_context, and the dest
             c = open_client(srv.port());
             CHECK(c->round_trip("before").payload == "before");
         }
-        CHECK(since(t0) < 1500ms);
+        CHECK(since(t0) < 10s);  // did not hang
         const ws_event ev = c->read_event();
         CHECK(ev.what == kind::close);
         CHECK(code_of(ev.code) == 1001);
@@ -1185,15 +1193,15 @@ TEST_CASE("server: idle_timeout pings at half and closes a silent peer with 1001
         const auto ping_at = since(t0);
         CHECK(ev.what == kind::ping);
         CHECK(ev.payload.empty());
+        // Not before half the timeout; that the ping comes early enough to keep
+        // an answering peer open is the next section's claim, not a speed here.
         CHECK(ping_at >= 170ms);
-        CHECK(ping_at < 400ms);
-        ev = c->read_event();
+        ev = c->read_event(10s);
         const auto close_at = since(t0);
-        CHECK(ev.what == kind::close);
+        CHECK(ev.what == kind::close);  // after the ping, within seconds
         CHECK(code_of(ev.code) == 1001);
         CHECK(ev.payload == "idle timeout");
         CHECK(close_at >= 380ms);
-        CHECK(close_at < 1200ms);
         CHECK(c->read_event().what == kind::eof);
         REQUIRE(j.wait_closed(1));
         CHECK(j.close_record(0).code == 1001);
@@ -1202,9 +1210,15 @@ TEST_CASE("server: idle_timeout pings at half and closes a silent peer with 1001
     SECTION("a peer that answers pings stays open past the timeout") {
         auto c = open_client(srv.port());
         c->answer_pings(true);
-        const ws_event ev = c->read_event(1200ms);  // three idle timeouts
-        CHECK(ev.what == kind::timeout);
+        // Three pings answered, at least half a timeout apart: open for more
+        // than a whole timeout, however slowly the machine goes.
+        const auto t0 = test_clock::now();
+        while (c->pings_answered() < 3 && since(t0) < 10s) {
+            const ws_event ev = c->read_event(100ms);
+            REQUIRE(ev.what == kind::timeout);
+        }
         CHECK(c->pings_answered() >= 3);
+        CHECK(since(t0) > 400ms);
         CHECK(c->round_trip("alive").payload == "alive");
         CHECK(j.close_count() == 0);
         CHECK(code_of(c->close_handshake().code) == 1000);
@@ -1212,16 +1226,14 @@ TEST_CASE("server: idle_timeout pings at half and closes a silent peer with 1001
     SECTION("a peer that sends data but no pongs stays open too") {
         auto c = open_client(srv.port());
         const auto t0 = test_clock::now();
-        int echoes = 0;
-        while (since(t0) < 1000ms) {
+        for (int echoes = 0; echoes < 9; ++echoes) {
             REQUIRE_FALSE(c->send_text("tick"));
             ws_event ev = c->read_event();
             while (ev.what == kind::ping) ev = c->read_event();  // tolerated, not answered
             REQUIRE(ev.what == kind::message);
-            ++echoes;
             std::this_thread::sleep_for(100ms);
         }
-        CHECK(echoes >= 5);
+        CHECK(since(t0) > 2 * 400ms);  // two idle timeouts, at least 900 ms of pauses
         CHECK(j.close_count() == 0);
         CHECK(code_of(c->close_handshake().code) == 1000);
     }

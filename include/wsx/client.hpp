@@ -92,10 +92,10 @@ namespace wsx {
 
 struct client_options {
     // DNS resolution and the TCP connection. Zero disables.
-    std::chrono::milliseconds connect_timeout = 10s;
+    std::chrono::milliseconds connect_timeout = std::chrono::seconds{10};
     // From the TCP connection to the server's complete 101 answer, TLS
     // handshake included. Zero disables.
-    std::chrono::milliseconds handshake_timeout = 10s;
+    std::chrono::milliseconds handshake_timeout = std::chrono::seconds{10};
     // Subprotocols to offer, in order of preference (Sec-WebSocket-Protocol).
     std::vector<std::string> subprotocols{};
     // Extra request headers (Authorization, Origin, Cookie...). One with the

@@ -12,8 +12,6 @@
 
 namespace wsx {
 
-using namespace std::chrono_literals;
-
 // What happens when a peer does not read fast enough and a send would take the
 // connection's outgoing queue past max_buffered_bytes.
 enum class backpressure_policy : std::uint8_t {
@@ -79,10 +77,10 @@ struct connection_options {
     // Nothing received for this long: ping at half of it, close at all of it
     // (1001). Two minutes, as uWebSockets; survives NATs that forget idle flows
     // after a few minutes. Zero disables.
-    std::chrono::milliseconds idle_timeout = 120s;
+    std::chrono::milliseconds idle_timeout = std::chrono::seconds{120};
     // After a close frame is sent: how long to wait for the peer's close and TCP
     // close before dropping the socket. Five seconds covers slow mobile links.
-    std::chrono::milliseconds close_timeout = 5s;
+    std::chrono::milliseconds close_timeout = std::chrono::seconds{5};
     // permessage-deflate: off by default (see deflate_options).
     deflate_options deflate{};
 };
@@ -95,13 +93,13 @@ struct server_options {
     // Time from accept to a complete upgrade request (or, on keep-alive HTTP
     // connections, to each complete request). Ten seconds: ample for a real
     // client, short enough that slow-loris clients cannot pile up.
-    std::chrono::milliseconds handshake_timeout = 10s;
+    std::chrono::milliseconds handshake_timeout = std::chrono::seconds{10};
     // stop(): how long connections get to finish their closing handshake.
-    std::chrono::milliseconds stop_timeout = 5s;
+    std::chrono::milliseconds stop_timeout = std::chrono::seconds{5};
     // How often each thread sweeps its connections for expired deadlines: the
     // granularity of every timeout above. One sweep per thread, not one timer
     // object per connection, keeps idle connections cheap.
-    std::chrono::milliseconds timer_resolution = 250ms;
+    std::chrono::milliseconds timer_resolution = std::chrono::milliseconds{250};
     http::parser_limits http_limits{};
     connection_options websocket{};
 };

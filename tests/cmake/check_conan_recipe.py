@@ -33,6 +33,10 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 problems = []
 
+# wsx is released under the Boost Software License 1.0 (LICENSE).
+LICENSE_SPDX_ID = "BSL-1.0"
+LICENSE_FIRST_LINE = "Boost Software License - Version 1.0 - August 17th, 2003"
+
 
 def problem(text):
     problems.append(text)
@@ -343,6 +347,11 @@ def check_recipe(root: Path, work: Path):
     for attr in ("description", "topics"):
         if not getattr(cls, attr, None):
             problem(f"the recipe has no {attr}")
+    if getattr(cls, "license", None) != LICENSE_SPDX_ID:
+        problem(f"license is {getattr(cls, 'license', None)!r}: the repository's LICENSE is {LICENSE_SPDX_ID}")
+    for attr in ("homepage", "url"):
+        if re.search(r"example\.(com|org)|github\.com/wsx/", str(getattr(cls, attr, "") or "")):
+            problem(f"{attr} is a placeholder: leave it out until the project is published")
 
     version = expected_version(root)
     for with_tls, with_deflate in itertools.product([False, True], repeat=2):
@@ -396,6 +405,9 @@ def check_recipe(root: Path, work: Path):
                    for p in (root / "include").rglob("*.hpp")}
         if not sources <= packaged:
             problem(f"package() misses {sorted(sources - packaged)[:5]}")
+        licence = package / "licenses" / "LICENSE"
+        if not licence.is_file() or not licence.read_text(encoding="utf-8").startswith(LICENSE_FIRST_LINE):
+            problem("package() does not put the repository's LICENSE in licenses/ (ConanCenter requires it)")
 
         r.package_info()
         info = r.cpp_info
@@ -437,9 +449,6 @@ def check_recipe(root: Path, work: Path):
         if "pthread" not in core.system_libs:
             problem("core should list pthread on Linux (Asio uses threads)")
 
-    if not (root / "LICENSE").exists():
-        print("conan recipe: note: the repository has no LICENSE file, so the package has no licenses/ "
-              "(ConanCenter requires one)")
     # The names agree with wsx's own CMake package and with the pkg-config files.
     cmake = (root / "CMakeLists.txt").read_text(encoding="utf-8")
     if "NAMESPACE wsx::" not in cmake:

@@ -27,6 +27,9 @@ FIELD_ORDER = ["name", *VERSION_FIELDS, "port-version", "maintainers", "summary"
                "overrides", "features", "configuration", "vcpkg-configuration"]
 DEPENDENCY_FIELDS = {"name", "host", "features", "default-features", "platform", "version>="}
 FEATURE_FIELDS = {"description", "dependencies", "supports", "license"}
+# wsx is released under the Boost Software License 1.0 (LICENSE).
+LICENSE_SPDX_ID = "BSL-1.0"
+LICENSE_FIRST_LINE = "Boost Software License - Version 1.0 - August 17th, 2003"
 SPDX_TOKEN = re.compile(r"^(\(|\)|AND|OR|WITH|[A-Za-z0-9.+-]+)$")
 
 problems = []
@@ -127,14 +130,20 @@ def main(root: Path):
 
     check_description("port", manifest.get("description"))
     license = manifest.get("license", "missing")
-    if license == "missing":
-        problem("license is missing (an SPDX expression, or null)")
-    elif license is None:
-        print("vcpkg port: note: license is null (the repository has no LICENSE yet); "
-              "the vcpkg registry wants an SPDX expression")
+    if license == "missing" or license is None:
+        problem(f"license is {license}: the registry wants the SPDX id of the repository's LICENSE")
     elif not isinstance(license, str) or not all(SPDX_TOKEN.match(t) for t in
                                                   license.replace("(", " ( ").replace(")", " ) ").split()):
         problem(f"license {license!r} is not an SPDX expression")
+    elif license != LICENSE_SPDX_ID:
+        problem(f"license {license!r} differs from the repository's LICENSE ({LICENSE_SPDX_ID})")
+    licence_file = root / "LICENSE"
+    if not licence_file.is_file() or not licence_file.read_text(encoding="utf-8").startswith(LICENSE_FIRST_LINE):
+        problem(f"the repository's LICENSE (installed by vcpkg_install_copyright) should be the "
+                f"{LICENSE_SPDX_ID} text, starting {LICENSE_FIRST_LINE!r}")
+    for key in ("homepage", "documentation"):
+        if re.search(r"example\.(com|org)|TODO", str(manifest.get(key, ""))):
+            problem(f"{key} is a placeholder: leave it out until the project is published")
 
     deps = check_dependencies("port", manifest.get("dependencies", []))
     for needed in ("asio", "simdjson"):

@@ -7,13 +7,9 @@
 const path = require('path');
 const { chromium } = require(path.join(process.env.WSX_NODE_DIR, 'node_modules', 'playwright-core'));
 
+const { check, summary } = require('./interop_helpers');
+
 const [url, serverPid] = process.argv.slice(2);
-const passed = [];
-const failed = [];
-function check(name, cond, detail = '') {
-  (cond ? passed : failed).push(name);
-  console.log((cond ? 'ok   ' : 'FAIL ') + name + (cond ? '' : '  ' + detail));
-}
 
 // Runs in the page: helpers on window that the cases below call.
 function installHelpers() {
@@ -111,14 +107,13 @@ async function main() {
     check('a message over the 16 MiB default limit is closed with 1009', tooBig.code === 1009, JSON.stringify(tooBig));
 
     // Server shutdown while the page is connected: the page sees 1001 (going away).
-    const pending = page.evaluate(async (u) => {
+    const ready = await page.evaluate(async (u) => {
       const ws = await openSocket(u);
       ws.send('ready');
-      await ws.next();
       window.lastSocket = ws;
-      return true;
+      return ws.next();
     }, url);
-    check('a fresh socket is served after the 1009 close', await pending);
+    check('a fresh socket is served after the 1009 close', ready === 'ready', JSON.stringify(ready));
     process.kill(Number(serverPid), 'SIGTERM');
     const stopped = await page.evaluate(() => window.lastSocket.closed);
     check('server stop (SIGTERM) closes the page socket with 1001',
@@ -130,9 +125,7 @@ async function main() {
 }
 
 main().catch((e) => {
-  failed.push('exception');
-  console.log('FAIL exception: ' + (e && e.stack || e));
+  check('ran without an exception', false, String(e && e.stack || e));
 }).finally(() => {
-  console.log(`${passed.length} passed, ${failed.length} failed`);
-  process.exit(failed.length ? 1 : 0);
+  process.exit(summary());
 });

@@ -8,28 +8,29 @@
 const path = require('path');
 const { chromium } = require(path.join(process.env.WSX_NODE_DIR, 'node_modules', 'playwright-core'));
 
+const { check, summary } = require('./interop_helpers');
+
 const url = process.argv[2];
-const passed = [];
-const failed = [];
-function check(name, cond, detail = '') {
-  (cond ? passed : failed).push(name);
-  console.log((cond ? 'ok   ' : 'FAIL ') + name + (cond ? '' : '  ' + detail));
-}
 
 // The text of the log lines of a tab.
 const logLines = page => page.$$eval('#log div', divs => divs.map(d => ({ cls: d.className, text: d.textContent })));
 
-// Waits for a log line of class `cls` whose text contains `text`; true when it came.
-async function waitForLine(page, cls, text, timeout = 10000) {
+// Waits until `predicate` (run in the page with `arg`) holds; true when it did
+// within `timeout`, false otherwise.
+async function eventually(page, predicate, arg, timeout = 10000) {
   try {
-    await page.waitForFunction(
-      ([c, t]) => [...document.querySelectorAll('#log div')].some(d => d.className === c && d.textContent.includes(t)),
-      [cls, text], { timeout });
+    await page.waitForFunction(predicate, arg, { timeout });
     return true;
   } catch (e) {
     return false;
   }
 }
+const statusOf = page => page.$eval('#status', s => s.textContent);
+
+// Waits for a log line of class `cls` whose text contains `text`; true when it came.
+const waitForLine = (page, cls, text, timeout = 10000) => eventually(page,
+  ([c, t]) => [...document.querySelectorAll('#log div')].some(d => d.className === c && d.textContent.includes(t)),
+  [cls, text], timeout);
 
 async function main() {
   const context = await chromium.launchPersistentContext(process.env.WSX_PROFILE_DIR, {
@@ -52,15 +53,14 @@ async function main() {
     const tab1 = context.pages()[0] || await context.newPage();
     watch(tab1, 'tab 1');
     await tab1.goto(url);
-    await tab1.waitForFunction(() => document.getElementById('status').textContent === 'connected');
-    check('tab 1 connects', true);
+    const connected = () => document.getElementById('status').textContent === 'connected';
+    check('tab 1 connects', await eventually(tab1, connected), `status: ${await statusOf(tab1)}`);
     check('title', (await tab1.title()) === 'wsx broadcast', await tab1.title());
 
     const tab2 = await context.newPage();
     watch(tab2, 'tab 2');
     await tab2.goto(url);
-    await tab2.waitForFunction(() => document.getElementById('status').textContent === 'connected');
-    check('tab 2 connects', true);
+    check('tab 2 connects', await eventually(tab2, connected), `status: ${await statusOf(tab2)}`);
 
     // Each tab's own id, from the REST listing (oldest first).
     const list = await (await fetch(url + 'api/connections')).json();
@@ -95,18 +95,11 @@ async function main() {
     check('tab 2 shows the server broadcast', await waitForLine(tab2, 'server-broadcast', 'server: Server maintenance at noon'));
 
     // The live connection list (refreshed every 2 s) shows both tabs, with their message counts.
-    const listShows = async page => {
-      try {
-        await page.waitForFunction(([a, b]) => {
-          const rows = [...document.querySelectorAll('#conns tr')].map(tr => [...tr.children].map(td => td.textContent));
-          return document.getElementById('count').textContent === '2' && rows.length === 2 &&
-                 rows[0][0] === a && rows[1][0] === b && rows[0][2] === '1' && rows[1][2] === '1';
-        }, [id1, id2], { timeout: 8000 });
-        return true;
-      } catch (e) {
-        return false;
-      }
-    };
+    const listShows = page => eventually(page, ([a, b]) => {
+      const rows = [...document.querySelectorAll('#conns tr')].map(tr => [...tr.children].map(td => td.textContent));
+      return document.getElementById('count').textContent === '2' && rows.length === 2 &&
+             rows[0][0] === a && rows[1][0] === b && rows[0][2] === '1' && rows[1][2] === '1';
+    }, [id1, id2], 8000);
     check('tab 1 lists 2 live connections', await listShows(tab1),
           await tab1.$eval('#conns', t => t.innerText));
     check('tab 2 lists 2 live connections', await listShows(tab2),
@@ -121,12 +114,12 @@ async function main() {
     // Closing tab 2: tab 1 sees it leave, and its list drops to 1.
     await tab2.close();
     check('tab 1 shows tab 2 leaving', await waitForLine(tab1, 'system', `Client ${id2} left.`));
-    try {
-      await tab1.waitForFunction(() => document.getElementById('count').textContent === '1', null, { timeout: 8000 });
-      check('tab 1 lists 1 connection after tab 2 left', true);
-    } catch (e) {
-      check('tab 1 lists 1 connection after tab 2 left', false, await tab1.$eval('#count', c => c.textContent));
-    }
+    check('tab 1 lists 1 connection after tab 2 left',
+          await eventually(tab1, ([a]) => {
+            const rows = [...document.querySelectorAll('#conns tr')].map(tr => tr.children[0].textContent);
+            return document.getElementById('count').textContent === '1' && rows.length === 1 && rows[0] === a;
+          }, [id1], 8000),
+          `count ${await tab1.$eval('#count', c => c.textContent)}: ${await tab1.$eval('#conns', t => t.innerText)}`);
     check('no page or console errors', problems.length === 0, problems.join('; '));
   } finally {
     await context.close();
@@ -134,9 +127,7 @@ async function main() {
 }
 
 main().catch(e => {
-  failed.push('exception');
-  console.log('FAIL exception: ' + (e && e.stack || e));
+  check('ran without an exception', false, String(e && e.stack || e));
 }).finally(() => {
-  console.log(`${passed.length} passed, ${failed.length} failed`);
-  process.exit(failed.length ? 1 : 0);
+  process.exit(summary());
 });

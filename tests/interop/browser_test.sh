@@ -11,8 +11,10 @@
 #                   default: <dir of the binary>/../node
 #   screenshot dir  where the PNGs go; default: <dir of the binary>/../interop
 #
-# Exits 0 with "SKIP: ..." only when chromium or node is not installed
-# (apt-get install -y chromium nodejs npm); any other problem is a failure.
+# Exits 77 (CTest's SKIP_RETURN_CODE for this test) with "SKIP: ..." when
+# chromium or node is not installed (apt-get install -y chromium nodejs npm).
+# Under CI (CI=true; tests/run_all.sh installs both) that is a failure, exit 1.
+# Any other problem is a failure too.
 set -euo pipefail
 
 usage="usage: browser_test.sh <broadcast_server> <echo_server> [node dir] [screenshot dir]"
@@ -23,14 +25,23 @@ node_dir=${3:-$bin_dir/../node}
 shot_dir=${4:-$bin_dir/../interop}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# skip REASON: nothing to run this test with. A skip, not a pass; under CI,
+# where the dependencies are installed first, a failure.
+skip() {
+    if [[ ${CI:-} == true ]]; then
+        echo "FAIL: $1, and CI=true: the CI installs it (cmake/install_deps.sh)"
+        exit 1
+    fi
+    echo "SKIP: $1"
+    exit 77
+}
+
 chromium_bin=${WSX_CHROMIUM:-$(command -v chromium || true)}
 if [[ -z $chromium_bin || ! -x $chromium_bin ]]; then
-    echo "SKIP: chromium is not installed (apt-get install -y chromium)"
-    exit 0
+    skip "chromium is not installed (apt-get install -y chromium)"
 fi
 if ! command -v node >/dev/null; then
-    echo "SKIP: node is not installed (apt-get install -y nodejs npm)"
-    exit 0
+    skip "node is not installed (apt-get install -y nodejs npm)"
 fi
 
 mkdir -p "$node_dir" "$shot_dir"

@@ -17,8 +17,8 @@ import websockets
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_helpers import (RSV1, check, check_closed_with, raw_frame, start_server,  # noqa: E402
-                             stop_server, summary)
+from interop_helpers import (RSV1, PongRecordingClient, check, check_closed_with, check_ping,  # noqa: E402
+                             raw_frame, start_server, stop_server, summary)
 
 TAIL = b"\x00\x00\xff\xff"
 
@@ -64,7 +64,7 @@ async def library_cases(uri, server_name, server_params):
             kw = dict(compression="deflate")
         else:
             kw = dict(compression=None, extensions=[ClientPerMessageDeflateFactory(**args)])
-        async with websockets.connect(uri, max_size=None, **kw) as ws:
+        async with websockets.connect(uri, max_size=None, create_protocol=PongRecordingClient, **kw) as ws:
             answer = ws.response_headers.get("Sec-WebSocket-Extensions", "")
             want = ["permessage-deflate"] + expected + server_params
             check(f"{label}: negotiated ({answer})",
@@ -90,9 +90,7 @@ async def library_cases(uri, server_name, server_params):
                 await ws.send(m)
             got = [await ws.recv() for _ in msgs]
             check(f"{label}: 200 pipelined JSON messages in order", got == msgs)
-            pong = await ws.ping(b"ping")
-            await asyncio.wait_for(pong, 5)
-            check(f"{label}: ping answered", True)
+            await check_ping(ws, f"{label}: ping answered by a pong with its payload", b"ping")
             await ws.close()
             check(f"{label}: clean close", ws.close_code == 1000, str(ws.close_code))
 

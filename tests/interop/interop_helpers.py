@@ -1,12 +1,15 @@
 """Helpers shared by the Python interop tests: the pass/fail counter, frames
-encoded by hand, and starting and stopping a wsx example (the Python side of
-example_process.js)."""
+encoded by hand, pings whose pongs are checked, and starting and stopping a
+wsx example (the Python side of interop_helpers.js)."""
 import asyncio
 import os
 import re
 import subprocess
 
 import websockets
+from websockets.frames import Opcode
+from websockets.legacy.client import WebSocketClientProtocol
+from websockets.legacy.server import WebSocketServerProtocol
 
 FAILED = []
 PASSED = []
@@ -53,6 +56,51 @@ async def check_closed_with(ws, name, frame, code, timeout=5):
         check(name, False, "got a message")
     except websockets.ConnectionClosed as e:
         check(name, e.rcvd is not None and e.rcvd.code == code, str(e))
+
+
+class _RecordsPongs:
+    """Keeps the payload of every pong the peer sends, in order, in `pongs`:
+    the library itself only uses them to settle its ping waiters."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pongs = []
+
+    async def read_frame(self, max_size):
+        frame = await super().read_frame(max_size)
+        if frame.opcode == Opcode.PONG:
+            self.pongs.append(frame.data)
+        return frame
+
+
+class PongRecordingClient(_RecordsPongs, WebSocketClientProtocol):
+    """For websockets.connect(..., create_protocol=PongRecordingClient)."""
+
+
+class PongRecordingServer(_RecordsPongs, WebSocketServerProtocol):
+    """For websockets.serve(..., create_protocol=PongRecordingServer)."""
+
+
+async def ping_for_pongs(ws, payload, timeout=5):
+    """Pings with `payload` on a connection made with PongRecordingClient or
+    PongRecordingServer. Returns whether the
+    library saw its pong within `timeout`, and the payloads of every pong that
+    arrived meanwhile."""
+    before = len(ws.pongs)
+    try:
+        await asyncio.wait_for(await ws.ping(payload), timeout)
+        answered = True
+    except asyncio.TimeoutError:
+        answered = False
+    return answered, ws.pongs[before:]
+
+
+async def check_ping(ws, name, payload, timeout=5):
+    """The peer must answer a ping with exactly one pong carrying the same
+    payload (RFC 6455 §5.5.3)."""
+    answered, pongs = await ping_for_pongs(ws, payload, timeout)
+    check(name, answered and pongs == [payload],
+          f"pongs {pongs!r}" + ("" if answered else f", none matched within {timeout} s"))
 
 
 def start_server(binary, *flags, scheme="ws"):

@@ -11,11 +11,13 @@ import sys
 import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_helpers import check, check_closed_with, raw_frame, start_server, stop_server, summary  # noqa: E402
+from interop_helpers import (PongRecordingClient, check, check_closed_with, check_ping, raw_frame,  # noqa: E402
+                             start_server, stop_server, summary)
 
 
 async def run_cases(uri):
-    async with websockets.connect(uri, max_size=None, compression=None) as ws:
+    async with websockets.connect(uri, max_size=None, compression=None,
+                                  create_protocol=PongRecordingClient) as ws:
         for text in ["hello", "", "héllo wörld ✓ 😀", "x" * 125]:
             await ws.send(text)
             got = await ws.recv()
@@ -30,10 +32,10 @@ async def run_cases(uri):
         check("fragmented text", await ws.recv() == "fragmented text ✓")
         await ws.send([b"\x00\x01", b"", b"\x02"])
         check("fragmented binary", await ws.recv() == b"\x00\x01\x02")
-        # Ping: the library waits for the matching pong.
-        pong = await ws.ping(b"are you there")
-        await asyncio.wait_for(pong, 5)
-        check("ping answered by pong", True)
+        # Ping: one pong comes back with the ping's payload, a binary one too.
+        await check_ping(ws, "ping answered by a pong with its payload", b"are you there")
+        await check_ping(ws, "binary 125-byte ping answered in kind", bytes(range(125)))
+        await check_ping(ws, "empty ping answered by an empty pong", b"")
         # Several messages in flight at once keep their order.
         for i in range(100):
             await ws.send(f"m{i}")

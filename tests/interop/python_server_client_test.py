@@ -14,7 +14,7 @@ import sys
 import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_helpers import PASSED, check, summary  # noqa: E402
+from interop_helpers import PASSED, PongRecordingServer, check, ping_for_pongs, summary  # noqa: E402
 
 SEEN = {}  # what the server saw, by case name
 
@@ -30,12 +30,11 @@ async def handler(ws, path=None):
         return
     if path.startswith("/push"):
         # A fragmented message, a 1 MiB one, then a ping that the client
-        # must answer by itself.
+        # must answer by itself; the last message says what came back.
         await ws.send(["frag", "mented ", "✓"])
         await ws.send("y" * (1 << 20))
-        pong = await ws.ping(b"python ping")
-        await asyncio.wait_for(pong, 5)
-        await ws.send("pong received")
+        answered, pongs = await ping_for_pongs(ws, b"python ping")
+        await ws.send(f"pongs {pongs!r}" + ("" if answered else ", none matched"))
     try:
         async for m in ws:
             SEEN.setdefault("types", []).append(type(m).__name__)
@@ -107,11 +106,13 @@ async def run_cases(wsx_cat, scheme, port, extra):
     code, out, err = await cat(wsx_cat, base + "/push", [], *extra, expect=3)
     check(tag + "fragmented message reassembled", len(out) >= 1 and out[0] == "fragmented ✓", repr(out)[:100])
     check(tag + "1 MiB message", len(out) >= 2 and out[1] == "y" * (1 << 20))
-    check(tag + "server ping answered", len(out) >= 3 and out[2] == "pong received", repr(out[2:])[:100])
+    check(tag + "server ping answered by one pong with its payload",
+          len(out) >= 3 and out[2] == "pongs [b'python ping']", repr(out[2:])[:100])
 
 
 async def main_async(wsx_cat, with_tls):
-    server = await websockets.serve(handler, "127.0.0.1", 0, max_size=None, compression=None)
+    server = await websockets.serve(handler, "127.0.0.1", 0, max_size=None, compression=None,
+                                    create_protocol=PongRecordingServer)
     port = server.sockets[0].getsockname()[1]
     await run_cases(wsx_cat, "ws", port, [])
     code, out, err = await cat(wsx_cat, f"ws://127.0.0.1:{port}/echo", ["x"], "--bogus", expect=0)
@@ -127,7 +128,8 @@ async def main_async(wsx_cat, with_tls):
         try:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(cert, key)
-            server = await websockets.serve(handler, "127.0.0.1", 0, ssl=ctx, max_size=None, compression=None)
+            server = await websockets.serve(handler, "127.0.0.1", 0, ssl=ctx, max_size=None, compression=None,
+                                            create_protocol=PongRecordingServer)
             port = server.sockets[0].getsockname()[1]
             await run_cases(wsx_cat, "wss", port, ["--ca", ca])
             code, out, err = await cat(wsx_cat, f"wss://localhost:{port}/echo", ["x"], expect=0)

@@ -4,7 +4,8 @@
 set(VCPKG_BUILD_TYPE release)
 
 # As an overlay port it builds the checkout it lives in (ports/vcpkg/wsx ->
-# the repository root). For a registry, fetch the release instead:
+# the repository root): wsx is not published yet. Once it is, a registry
+# port fetches the release instead:
 #   vcpkg_from_github(OUT_SOURCE_PATH SOURCE_PATH REPO <owner>/wsx REF "v${VERSION}"
 #                     SHA512 <sha512 of the tarball> HEAD_REF main)
 get_filename_component(SOURCE_PATH "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
@@ -33,4 +34,5 @@ vcpkg_cmake_config_fixup()
 vcpkg_fixup_pkgconfig()
 
 file(INSTALL "${CMAKE_CURRENT_LIST_DIR}/usage" DESTINATION "${CURRENT_PACKAGES_DIR}/share/${PORT}")
+# The Boost Software License 1.0, as share/wsx/copyright.
 vcpkg_install_copyright(FILE_LIST "${SOURCE_PATH}/LICENSE")
