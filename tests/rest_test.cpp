@@ -931,7 +931,7 @@ TEST_CASE("rest: a client that stops reading is bounded and does not hold back t
         if (behind_at < 0 && over_limit()) behind_at = sent;
         if (sent % 20 == 0) std::this_thread::sleep_for(1ms);  // let the readers' threads run
     }
-    f.reg.broadcast(end_message(sent));
+    const std::size_t end_recipients = f.reg.broadcast(end_message(sent));
     t1.join();
     t2.join();
     sampling.store(false);
@@ -980,7 +980,13 @@ TEST_CASE("rest: a client that stops reading is bounded and does not hold back t
         const auto conn = slow_conn.lock();
         REQUIRE(conn);
         CHECK(conn->is_open());
-        CHECK(std::all_of(recipients.begin(), recipients.end(), [](std::size_t n) { return n == 3; }));
+        // Each reader queued every broadcast; the slow client queued or refused
+        // each one at once, in this thread, and the count of recipients says which.
+        CHECK(recipients.front() == 3);
+        CHECK(std::all_of(recipients.begin(), recipients.end(), [](std::size_t n) { return n == 2 || n == 3; }));
+        const auto refusals = static_cast<std::uint64_t>(std::count(recipients.begin(), recipients.end(), 2)) +
+                              (end_recipients == 2 ? 1 : 0);
+        CHECK(conn->stats().dropped == refusals);
         // Every broadcast (the end marker too) was either queued or dropped for the slow client.
         const auto out = [&] { return conn->stats().messages_out - 1; };  // less its own join
         CHECK(wait_until([&] { return out() + conn->stats().dropped == static_cast<std::uint64_t>(sent) + 1; }));
