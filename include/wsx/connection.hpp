@@ -35,6 +35,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 
+#include <wsx/detail/message_encoder.hpp>
 #include <wsx/detail/outbox.hpp>
 #include <wsx/detail/random.hpp>
 #include <wsx/detail/worker.hpp>
@@ -188,7 +189,7 @@ public:
     // Heap bytes the permessage-deflate codec holds now (0 when not in use, or
     // idle without context takeover). Call on the I/O thread.
     std::size_t deflate_memory() const noexcept {
-        return (inflater_ ? inflater_->memory_usage() : 0) + (deflater_ ? deflater_->memory_usage() : 0);
+        return (inflater_ ? inflater_->memory_usage() : 0) + encoder_.memory_usage();
     }
     const std::string& user() const noexcept { return info_.user; }
     const asio::ip::tcp::endpoint& remote_endpoint() const noexcept { return info_.remote; }
@@ -210,6 +211,7 @@ protected:
           info_(std::move(info)),
           info_role_(r),
           assembler_(protocol::assembler_options{r, limits.max_message_size, ep.streaming}),
+          encoder_(r),
           outbox_(limits.max_buffered_bytes) {
         setup_deflate(limits.deflate);
         make_id();
@@ -330,7 +332,7 @@ private:
             // without bound: pongs obey max_buffered_bytes like data.
             if (const std::size_t charged = ev.payload.size() + protocol::max_frame_header_size;
                 !close_sent_ && admit(charged))
-                append_charged(charged, [&](std::string& s) { encode(s, opcode::pong, ev.payload, true); });
+                append_charged(charged, [&](std::string& s) { encoder_.frame(s, opcode::pong, ev.payload, true); });
             if (endpoint_->on_ping) guarded([&] { endpoint_->on_ping(*this, ev.payload); });
             break;
         case event_type::pong:
@@ -387,16 +389,6 @@ private:
     // ---- output -------------------------------------------------------------
     bool on_own_thread() const noexcept { return executor_.running_in_this_thread(); }
 
-    void encode(std::string& out, opcode type, std::string_view payload, bool fin,
-                bool rsv1 = false) const {
-        if (info_role_ == role::client) {
-            const auto key = detail::random_mask_key();
-            protocol::append_frame(out, type, payload, fin, &key, rsv1);
-        } else {
-            protocol::append_frame(out, type, payload, fin, nullptr, rsv1);
-        }
-    }
-
     // ---- permessage-deflate (RFC 7692) ---------------------------------------
     // The codec comes from the options (wsx/deflate.hpp); the negotiated
     // parameters from the handshake. Nothing is allocated here: the codec
@@ -406,42 +398,7 @@ private:
         if (!c.enabled || o.codec == nullptr) return;
         inflater_ = o.codec->make_inflater({c.recv_window_bits, c.recv_no_context_takeover});
         assembler_.set_inflater(inflater_.get());
-        // zlib cannot compress with a 256-byte window: then we send uncompressed (§6).
-        if (c.send_window_bits >= 9) {
-            deflater_ = o.codec->make_deflater(
-                {c.send_window_bits, o.mem_level, o.level, c.send_no_context_takeover});
-            compress_out_ = true;
-        }
-    }
-
-    bool compresses(std::size_t payload_size) const noexcept {
-        return deflater_ && payload_size >= limits_->deflate.threshold;
-    }
-
-    // What makes two connections' compressed frames of one payload identical
-    // (without context takeover): the compressor's parameters.
-    std::uint32_t compressor_key() const noexcept {
-        const deflate_options& o = limits_->deflate;
-        return (std::uint32_t{info_.deflate.send_window_bits} << 16) |
-               (std::uint32_t{o.mem_level} << 8) | static_cast<std::uint8_t>(o.level);
-    }
-
-    // §7.2.1: a whole message, compressed, with RSV1 on its (only) frame.
-    void encode_compressed(std::string& out, opcode type, std::string_view payload) {
-        // One scratch buffer per thread for the compressed payload, trimmed
-        // after a large message so it does not pin memory.
-        thread_local std::string scratch;
-        scratch.clear();
-        deflater_->compress(payload, scratch);
-        encode(out, type, scratch, true, true);
-        if (scratch.capacity() > (1u << 20)) std::string{}.swap(scratch);
-    }
-
-    // A whole data message: compressed when permessage-deflate is on and it
-    // is not below the threshold; control frames never are (§6.1).
-    void encode_message(std::string& out, opcode type, std::string_view payload) {
-        if (compresses(payload.size())) encode_compressed(out, type, payload);
-        else encode(out, type, payload, true);
+        encoder_.setup_deflate(c, o);
     }
 
     // ---- output: admission (any thread) --------------------------------------
@@ -471,18 +428,12 @@ private:
         return send_status::queued;
     }
 
-    // Whether a payload of this size is compressed; readable from any thread
-    // (deflater_ belongs to the connection's thread).
-    bool wants_compression(std::size_t payload_size) const noexcept {
-        return compress_out_ && payload_size >= limits_->deflate.threshold;
-    }
-
     send_result send_valid(opcode type, std::string_view payload) {
         if (auto r = data_status(); !r) return r;
         const std::size_t charged = payload.size() + protocol::max_frame_header_size;
         if (auto r = admit(charged); !r) return r;
         if (on_own_thread()) {
-            append_charged(charged, [&](std::string& s) { encode_message(s, type, payload); });
+            append_charged(charged, [&](std::string& s) { encoder_.message(s, type, payload); });
             count_out(payload.size());
             kick();
             return send_status::queued;
@@ -490,12 +441,12 @@ private:
         detail::outgoing_frame f;
         f.type = type;
         f.payload = payload.size();
-        if (wants_compression(payload.size())) {
+        if (encoder_.compresses(payload.size())) {
             f.kind = outgoing_kind::compress;
             f.bytes.assign(payload);
             f.charged = charged;
         } else {
-            encode(f.bytes, type, payload, true);
+            encoder_.frame(f.bytes, type, payload, true);
             f.charged = settle(charged, f.bytes.size());
         }
         push(std::move(f));
@@ -509,13 +460,13 @@ private:
         const std::size_t charged = payload.size() + protocol::max_frame_header_size;
         if (auto r = admit(charged); !r) return r;
         if (on_own_thread()) {
-            append_charged(charged, [&](std::string& s) { encode(s, type, payload, true); });
+            append_charged(charged, [&](std::string& s) { encoder_.frame(s, type, payload, true); });
             kick();
             return send_status::queued;
         }
         detail::outgoing_frame f;
         f.kind = outgoing_kind::control;
-        encode(f.bytes, type, payload, true);
+        encoder_.frame(f.bytes, type, payload, true);
         f.charged = settle(charged, f.bytes.size());
         push(std::move(f));
         return send_status::queued;
@@ -546,15 +497,8 @@ private:
             return false;
         }
         const std::size_t before = outbox_.pending();
-        if (!compresses(m.payload().size())) {
-            outbox_.append(m.frame());
-        } else if (!info_.deflate.send_no_context_takeover) {
-            outbox_.append_with([&](std::string& s) { encode_compressed(s, m.type(), m.payload()); });
-        } else {
-            outbox_.append(m.compressed_frame(compressor_key(), [&](std::string& out) {
-                encode_compressed(out, m.type(), m.payload());
-            }));
-        }
+        if (auto frame = encoder_.shared_frame(m)) outbox_.append(std::move(frame));
+        else outbox_.append_with([&](std::string& s) { encoder_.message(s, m.type(), m.payload()); });
         settle(charged, outbox_.pending() - before);
         count_out(m.payload().size());
         return true;
@@ -578,7 +522,7 @@ private:
             if (auto r = admit(charged); !r) return r;
         }
         const opcode op = fragmenting_ ? opcode::continuation : type;
-        append_charged(charged, [&](std::string& s) { encode(s, op, piece, fin); });
+        append_charged(charged, [&](std::string& s) { encoder_.frame(s, op, piece, fin); });
         out_type_ = type;
         fragmenting_ = !fin;
         bytes_out_.fetch_add(piece.size(), std::memory_order_relaxed);
@@ -590,20 +534,13 @@ private:
     // Frames the connection makes itself (pong, keep-alive ping, close) are
     // charged but never refused, except pongs (below).
     void enqueue_control(opcode type, std::string_view payload) {
-        append_charged(0, [&](std::string& s) { encode(s, type, payload, true); });
+        append_charged(0, [&](std::string& s) { encoder_.frame(s, type, payload, true); });
         kick();
     }
 
     void enqueue_close_frame(close_code code, std::string_view reason) {
         accepting_.store(false, std::memory_order_relaxed);
-        append_charged(0, [&](std::string& s) {
-            if (info_role_ == role::client) {
-                const auto key = detail::random_mask_key();
-                protocol::append_close_frame(s, code, reason, &key);
-            } else {
-                protocol::append_close_frame(s, code, reason);
-            }
-        });
+        append_charged(0, [&](std::string& s) { encoder_.close_frame(s, code, reason); });
         kick();
     }
 
@@ -687,7 +624,7 @@ private:
         if (close_sent_ || fragmenting_ || state() != connection_state::open)
             return outbox_.refund(f.charged);
         if (f.kind == outgoing_kind::compress) {
-            append_charged(f.charged, [&](std::string& s) { encode_message(s, f.type, f.bytes); });
+            append_charged(f.charged, [&](std::string& s) { encoder_.message(s, f.type, f.bytes); });
         } else {
             outbox_.append(std::move(f.bytes));
         }
@@ -818,7 +755,7 @@ private:
         // The codec's memory goes with the connection's end, not its handle's.
         assembler_.set_inflater(nullptr);
         inflater_.reset();
-        deflater_.reset();
+        encoder_.release();
         const close_code code = close_code_ ? *close_code_ : close_code::abnormal;
         if (endpoint_->on_close) {
             try {
@@ -876,8 +813,7 @@ private:
     role info_role_;
     protocol::message_assembler assembler_;
     std::unique_ptr<protocol::message_inflater> inflater_; // permessage-deflate, when negotiated
-    std::unique_ptr<protocol::message_deflater> deflater_; // idem, unless we send uncompressed
-    bool compress_out_ = false; // deflater_ was set up (read from any thread, never changes)
+    detail::message_encoder encoder_;
     detail::outbox outbox_;
     std::vector<detail::outgoing_frame> inbox_;  // the inbox's frames while they are taken
     std::vector<asio::const_buffer> write_bufs_;
