@@ -6,16 +6,22 @@
 //  - the cork buffer where the frames produced while handling one read are
 //    gathered before one write;
 //  - one sweep timer that checks every connection's deadlines (handshake, idle,
-//    ping, close) instead of one timer object per connection.
+//    ping, close) instead of one timer object per connection;
+//  - the log hook (server_options::log) through which its nodes report what
+//    they swallow.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include <asio/io_context.hpp>
+#include <asio/error.hpp>
 #include <asio/steady_timer.hpp>
+
+#include <wsx/log.hpp>
 
 namespace wsx::detail {
 
@@ -71,6 +77,15 @@ public:
     }
 
     asio::io_context& context() noexcept { return context_; }
+
+    // The hook that log() calls; nullptr or an empty function: default_log.
+    // The handler must outlive the worker (the server keeps it in its state).
+    void set_log(const log_handler* hook) noexcept { log_ = hook; }
+    // Reports a failure that its node handles by itself (a handler exception,
+    // a failed handshake). Never throws.
+    void log(log_level level, std::string_view category, std::string_view message) const noexcept {
+        detail::dispatch_log(log_, level, category, message);
+    }
     bool running_in_this_thread() const noexcept {
         return context_.get_executor().running_in_this_thread();
     }
@@ -137,6 +152,10 @@ private:
         sweeping_ = true;
         timer_.expires_after(resolution_);
         timer_.async_wait([this](std::error_code ec) {
+            // Cancelled: only the worker's destructor cancels the timer, and
+            // this handler may run after it (on a user's io_context): `this`
+            // is gone, touch nothing.
+            if (ec == asio::error::operation_aborted) return;
             if (ec) {
                 sweeping_ = false;
                 return;
@@ -162,6 +181,7 @@ private:
     bool stopping_ = false;
     std::unique_ptr<std::uint8_t[]> read_buffer_;
     std::string cork_;
+    const log_handler* log_ = nullptr;
 };
 
 inline timed_node::~timed_node() {
