@@ -18,7 +18,6 @@
 #include <string_view>
 
 #include <asio/io_context.hpp>
-#include <asio/error.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <wsx/log.hpp>
@@ -151,11 +150,11 @@ private:
     void start_sweep() {
         sweeping_ = true;
         timer_.expires_after(resolution_);
-        timer_.async_wait([this](std::error_code ec) {
-            // Cancelled: only the worker's destructor cancels the timer, and
-            // this handler may run after it (on a user's io_context): `this`
-            // is gone, touch nothing.
-            if (ec == asio::error::operation_aborted) return;
+        // The handler may run after the worker is gone (its io_context is a
+        // user's, or outlives it): cancelled by the destructor, or already
+        // due when it ran. Then touch nothing.
+        timer_.async_wait([this, alive = std::weak_ptr<const char>(alive_)](std::error_code ec) {
+            if (alive.expired()) return;
             if (ec) {
                 sweeping_ = false;
                 return;
@@ -182,6 +181,8 @@ private:
     std::unique_ptr<std::uint8_t[]> read_buffer_;
     std::string cork_;
     const log_handler* log_ = nullptr;
+    // Expires with the worker: what its queued sweep handler checks.
+    std::shared_ptr<const char> alive_ = std::make_shared<const char>('\0');
 };
 
 inline timed_node::~timed_node() {
