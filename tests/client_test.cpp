@@ -29,10 +29,12 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -892,4 +894,28 @@ TEST_CASE("client: async_send completes when the queue has drained", "[client][b
     REQUIRE(done);
     CHECK_FALSE(*sent);
     CHECK(c.get_connection()->buffered_amount() == 0u);
+}
+
+TEST_CASE("client: an exception from on_close goes to client_options::log", "[client][log]") {
+    test_server s;
+    asio::io_context io;
+    std::vector<std::tuple<wsx::log_level, std::string, std::string>> lines;  // on io's thread
+    wsx::client_options options;
+    options.log = [&](wsx::log_level l, std::string_view cat, std::string_view msg) {
+        lines.emplace_back(l, std::string{cat}, std::string{msg});
+    };
+    bool closed = false;
+    wsx::client c(io,
+                  wsx::endpoint{.on_close = [&](wsx::connection&, close_code, std::string_view) {
+                      closed = true;
+                      throw std::runtime_error("on_close failed on purpose");
+                  }},
+                  options);
+    REQUIRE_FALSE(connect_sync(io, c, s.url()));
+    CHECK_FALSE(close_sync(io, c, close_code::normal, ""));
+    CHECK(closed);
+    REQUIRE(lines.size() == 1);
+    CHECK(std::get<0>(lines[0]) == wsx::log_level::error);
+    CHECK(std::get<1>(lines[0]) == "websocket");
+    CHECK(std::get<2>(lines[0]).find("on_close failed on purpose") != std::string::npos);
 }

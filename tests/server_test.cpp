@@ -9,12 +9,17 @@
 
 #include <asio/write.hpp>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <any>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -1472,4 +1477,240 @@ TEST_CASE("server: many clients on several threads", "[server][threads]") {
     }
     srv.join();
     CHECK(j.wait_closed(12));
+}
+
+// ---- lifetimes, misuse and the log hook (issue 19) --------------------------------
+
+namespace {
+
+// What a server_options::log hook received, written on the I/O threads.
+struct log_journal {
+    struct line {
+        wsx::log_level level;
+        std::string category, message;
+    };
+    std::mutex m;
+    std::vector<line> lines;
+
+    wsx::log_handler hook() {
+        return [this](wsx::log_level level, std::string_view category, std::string_view message) {
+            std::lock_guard lock{m};
+            lines.push_back({level, std::string{category}, std::string{message}});
+        };
+    }
+    std::optional<line> first(std::string_view category) {
+        std::lock_guard lock{m};
+        for (const auto& l : lines)
+            if (l.category == category) return l;
+        return std::nullopt;
+    }
+    bool wait_for(std::string_view category, std::chrono::milliseconds timeout = 2s) {
+        return wait_until([&] { return first(category).has_value(); }, timeout);
+    }
+};
+
+bool contains(std::string_view text, std::string_view part) {
+    return text.find(part) != std::string_view::npos;
+}
+
+// The message of the std::logic_error that f() throws ("" if none).
+template <class F>
+std::string logic_error_of(F&& f) {
+    try {
+        f();
+    } catch (const std::logic_error& e) {
+        return e.what();
+    }
+    return {};
+}
+
+} // namespace
+
+TEST_CASE("server: destroyed on a user io_context that runs afterwards", "[server][lifetime]") {
+    // Under ASan this fails on a server whose queued handlers refer to it (or
+    // to its workers) directly: they would run after it is gone.
+    journal j;
+    asio::io_context io;
+    SECTION("started, never run") {
+        auto srv = std::make_unique<wsx::server>(io, test_options());
+        srv->websocket("/ws", echo_endpoint(j));
+        srv->start();
+        loopback_client waiting(srv->port());  // in the backlog, never accepted
+        srv.reset();
+        io.run_for(2s);
+        CHECK(io.stopped());  // ran out of work: nothing was left behind
+    }
+    SECTION("with an open connection, a pending HTTP session and a stop() in flight") {
+        auto srv = std::make_unique<wsx::server>(io, test_options());
+        srv->websocket("/ws", echo_endpoint(j));
+        srv->start();
+        std::thread runner([&] { io.run(); });
+        auto c = open_client(srv->port());
+        CHECK(c->round_trip("before").payload == "before");
+        loopback_client idle(srv->port());  // accepted; sends no request
+        REQUIRE(wait_until([&] { return srv->session_count() == 2; }));
+        io.stop();  // the user stops running the context...
+        runner.join();
+        srv->stop();  // ...stop() posts its work there...
+        srv.reset();  // ...and the server goes before it has run
+        // Every connection was closed by the destructor, before it returned.
+        CHECK(j.close_count() == 1);
+        io.restart();
+        io.run_for(2s);
+        CHECK(io.stopped());
+        CHECK(j.close_count() == 1);
+        CHECK(c->read_event().what != kind::message);
+    }
+}
+
+TEST_CASE("server: routes cannot change once it listens", "[server][misuse]") {
+    journal j;
+    wsx::server srv(test_options());
+    srv.websocket("/ws", echo_endpoint(j));
+    srv.http("/ok", [](const wsx::http::request&, wsx::http::response& res) { res.body = "ok"; });
+    srv.listen();
+    CHECK_THROWS_AS(srv.websocket("/ws", wsx::endpoint{}), std::logic_error);
+    CHECK(contains(logic_error_of([&] { srv.http("/ok", {}); }), "register routes before listen()/start()"));
+    CHECK(contains(logic_error_of([&] { srv.http("/api/*", {}); }), "register routes before listen()/start()"));
+    srv.start();
+    CHECK_THROWS_AS(srv.websocket("/other", wsx::endpoint{}), std::logic_error);
+    // What was registered still serves.
+    auto c = open_client(srv.port());
+    CHECK(c->round_trip("still here").payload == "still here");
+    loopback_client h(srv.port());
+    const auto res = h.request(loopback_client::get_request("/ok"));
+    REQUIRE(res);
+    CHECK(res->body == "ok");
+}
+
+TEST_CASE("server: run(n)/start(n) after listen() runs n threads; a user io_context runs one",
+          "[server][misuse][threads]") {
+    SECTION("start(2) after listen() serves on two threads") {
+        std::mutex m;
+        std::vector<std::thread::id> threads;
+        wsx::server srv(test_options());
+        srv.websocket("/ws", wsx::endpoint{.on_open = [&](wsx::connection&) {
+            std::lock_guard lock{m};
+            threads.push_back(std::this_thread::get_id());
+        }});
+        srv.listen();  // options.threads is 1 here
+        srv.start(2);
+        CHECK(srv.options().threads == 2);
+        auto a = open_client(srv.port());
+        auto b = open_client(srv.port());
+        std::lock_guard lock{m};
+        REQUIRE(threads.size() == 2);
+        CHECK(threads[0] != threads[1]);  // connections go round the threads
+    }
+    SECTION("more than one thread on a user io_context is refused") {
+        asio::io_context io;
+        auto options = test_options();
+        options.threads = 2;
+        wsx::server many(io, options);
+        CHECK_THROWS_AS(many.listen(), std::logic_error);
+        CHECK(contains(logic_error_of([&] { many.start(); }), "your io_context"));
+        wsx::server srv(io, test_options());
+        CHECK_THROWS_AS(srv.start(3), std::logic_error);
+        CHECK_NOTHROW(srv.start(1));
+        CHECK(srv.options().threads == 1);
+    }
+}
+
+TEST_CASE("server: an HTTP handler that throws answers 500 and is logged", "[server][log]") {
+    log_journal logs;
+    auto options = test_options();
+    options.log = logs.hook();
+    wsx::server srv(options);
+    srv.http("/boom", [](const wsx::http::request&, wsx::http::response&) {
+        throw std::runtime_error("the database is on fire");
+    });
+    srv.websocket("/ws", wsx::endpoint{.on_upgrade = [](wsx::upgrade_context&) {
+        throw std::runtime_error("no upgrade today");
+    }});
+    srv.start();
+    loopback_client c(srv.port());
+    const auto res = c.request(loopback_client::get_request("/boom"));
+    REQUIRE(res);
+    CHECK(res->status == 500);
+    REQUIRE(logs.wait_for("http"));
+    const auto line = *logs.first("http");
+    CHECK(line.level == wsx::log_level::error);
+    CHECK(contains(line.message, "the database is on fire"));
+    CHECK(contains(line.message, "GET /boom"));
+
+    loopback_client u(srv.port());
+    const auto up = u.upgrade("/ws");
+    REQUIRE(up);
+    CHECK(up->status == 500);
+    REQUIRE(wait_until([&] {
+        std::lock_guard lock{logs.m};
+        return logs.lines.size() == 2;
+    }));
+    std::lock_guard lock{logs.m};
+    CHECK(logs.lines[1].category == "http");
+    CHECK(contains(logs.lines[1].message, "on_upgrade"));
+    CHECK(contains(logs.lines[1].message, "no upgrade today"));
+}
+
+TEST_CASE("server: accept failing for want of descriptors is logged, and accepting goes on",
+          "[server][log]") {
+    log_journal logs;
+    auto options = test_options();
+    options.log = logs.hook();
+    wsx::server srv(options);
+    srv.http("/ok", [](const wsx::http::request&, wsx::http::response& res) { res.body = "ok"; });
+    srv.start();
+
+    // The client's socket exists before the limit drops: connecting needs no
+    // new descriptor, accepting it does.
+    asio::io_context io;
+    asio::ip::tcp::socket sock(io);
+    sock.open(asio::ip::tcp::v4());
+    rlimit saved{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    const int lowest_free = ::dup(sock.native_handle());
+    REQUIRE(lowest_free >= 0);
+    ::close(lowest_free);
+    bool lowered = false, logged = false;
+    std::error_code connect_error;
+    {
+        // Every new descriptor in this process fails with EMFILE until the
+        // limit is restored. No assertion in here: UBSan's checks of a Catch
+        // expression may need a descriptor (a pipe) themselves.
+        struct restore {
+            rlimit r;
+            ~restore() { ::setrlimit(RLIMIT_NOFILE, &r); }
+        } guard{saved};
+        rlimit low = saved;
+        low.rlim_cur = static_cast<rlim_t>(lowest_free);
+        lowered = ::setrlimit(RLIMIT_NOFILE, &low) == 0;
+        if (lowered) {
+            sock.connect({asio::ip::make_address("127.0.0.1"), srv.port()}, connect_error);
+            logged = !connect_error && logs.wait_for("accept");
+        }
+    }
+    REQUIRE(lowered);
+    REQUIRE_FALSE(connect_error);
+    CHECK(logged);
+    const auto line = logs.first("accept");
+    REQUIRE(line);
+    CHECK(line->level == wsx::log_level::error);
+    CHECK(contains(line->message, std::error_code(EMFILE, std::generic_category()).message()));
+    // Descriptors are back: the connection that waited in the backlog is served.
+    const std::string req = loopback_client::get_request("/ok");
+    asio::write(sock, asio::buffer(req));
+    std::string answer;
+    std::array<char, 512> buf{};
+    bool done = false;
+    std::function<void()> read_more = [&] {
+        sock.async_read_some(asio::buffer(buf), [&](std::error_code ec, std::size_t n) {
+            answer.append(buf.data(), n);
+            if (ec || contains(answer, "\r\n\r\nok")) done = true;
+            else read_more();
+        });
+    };
+    read_more();
+    io.run_for(3s);
+    CHECK(done);
+    CHECK(answer.starts_with("HTTP/1.1 200"));
 }

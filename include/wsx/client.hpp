@@ -47,6 +47,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -79,6 +80,7 @@
 #include <wsx/http/parser.hpp>
 #include <wsx/http/permessage_deflate.hpp>
 #include <wsx/http/url.hpp>
+#include <wsx/log.hpp>
 #include <wsx/message.hpp>
 #include <wsx/options.hpp>
 #include <wsx/protocol/close_code.hpp>
@@ -110,6 +112,12 @@ struct client_options {
     // client that falls this far behind closes with 1008 and its reads end
     // with wsx::error::backpressure (memory stays bounded).
     std::size_t max_unread_bytes = 64u << 20;
+    // Where the client reports what it handles by itself: an exception thrown
+    // by endpoint::on_close ("websocket"; nothing is left to fail). Called on
+    // the io_context's thread. Empty: wsx::default_log (stderr, rate-limited).
+    // Failures of the client's own operations are not logged: they complete
+    // them with an error. See <wsx/log.hpp>.
+    log_handler log{};
 };
 
 // A message as async_read yields it: it owns its payload.
@@ -346,8 +354,13 @@ private:
         if (user_.on_close) {
             try {
                 user_.on_close(c, code, reason);
+            } catch (const std::exception& e) {
+                // As for a server connection: nothing is left to fail; say it.
+                detail::dispatch_log(&options_.log, log_level::error, "websocket",
+                                     std::string{"on_close threw: "} + e.what());
             } catch (...) {
-                // As for a server connection: nothing is left to fail.
+                detail::dispatch_log(&options_.log, log_level::error, "websocket",
+                                     "on_close threw an exception that is not a std::exception");
             }
         }
         // Let go of ourselves once this handler has returned.

@@ -7,6 +7,7 @@
 #include <string>
 
 #include <wsx/http/parser.hpp>
+#include <wsx/log.hpp>
 #include <wsx/http/permessage_deflate.hpp>
 #include <wsx/protocol/compression.hpp>
 
@@ -88,7 +89,10 @@ struct connection_options {
 struct server_options {
     std::string host = "0.0.0.0";
     std::uint16_t port = 9001;  // 0 picks a free port: see basic_server::port()
-    unsigned threads = 1;       // default for run() and start()
+    // I/O threads, each with its own io_context: the default for run() and
+    // start() (run(n) / start(n) set it). A server on your io_context serves on
+    // that one context: leave this at 1 (or 0).
+    unsigned threads = 1;
     int listen_backlog = 1024;
     // Time from accept to a complete upgrade request (or, on keep-alive HTTP
     // connections, to each complete request). Ten seconds: ample for a real
@@ -102,6 +106,13 @@ struct server_options {
     std::chrono::milliseconds timer_resolution = std::chrono::milliseconds{250};
     http::parser_limits http_limits{};
     connection_options websocket{};
+    // Where the server reports the failures it handles by itself: HTTP handler
+    // exceptions ("http", answered 500), accept failures ("accept", e.g.
+    // EMFILE: it backs off and keeps accepting), TLS handshake failures
+    // ("tls"), exceptions from on_close ("websocket"). Called on the I/O
+    // threads, concurrently when there are several: thread-safe, non-blocking.
+    // Empty: wsx::default_log (stderr, rate-limited). See <wsx/log.hpp>.
+    log_handler log{};
 };
 
 } // namespace wsx

@@ -6,8 +6,15 @@
 // Threading: run(n) / start(n) run n I/O threads, each with its own
 // io_context; every connection stays on the thread that accepted it (shared
 // nothing, no locks on the hot path). With a user-supplied io_context, run that
-// context on one thread. Register endpoints and routes before starting; stop()
-// and the const members are safe from any thread.
+// context on one thread (see the constructor). Register endpoints and routes
+// before listen() or start(); stop() and the const members are safe from any
+// thread.
+//
+// Lifetime: what the I/O handlers need (options, routes, acceptor, workers)
+// lives in a state they share, so a handler still queued in an io_context when
+// the server is destroyed finds it alive and does nothing. The destructor stops
+// accepting and closes every connection at once; no handler of yours runs
+// after it has returned.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -40,6 +47,7 @@
 #include <wsx/http/message.hpp>
 #include <wsx/http/parser.hpp>
 #include <wsx/http/permessage_deflate.hpp>
+#include <wsx/log.hpp>
 #include <wsx/options.hpp>
 #include <wsx/protocol/role.hpp>
 #include <wsx/transport/concept.hpp>
@@ -48,7 +56,8 @@
 namespace wsx {
 
 // An HTTP route: fill in the response (status 200 and an empty body to begin
-// with). Runs on an I/O thread: do not block. An exception becomes a 500.
+// with). Runs on an I/O thread: do not block. An exception becomes a 500, and
+// is reported to server_options::log (category "http").
 using http_handler = std::function<void(const http::request&, http::response&)>;
 
 namespace detail {
@@ -86,22 +95,63 @@ class http_session final : public std::enable_shared_from_this<http_session<Tran
 public:
     using stream_type = typename Transport::stream;
 
+    // `keep_alive` owns `routes` and `options` (the server's shared state): a
+    // session may outlive the server, until its last handler has run.
     http_session(worker& w, stream_type&& stream, const route_table& routes,
-                 const server_options& options)
-        : stream_(std::move(stream)), routes_(routes), options_(options),
-          parser_(options.http_limits) {
+                 const server_options& options, std::shared_ptr<const void> keep_alive)
+        : stream_(std::move(stream)), keep_alive_(std::move(keep_alive)), routes_(routes),
+          options_(options), parser_(options.http_limits) {
         w.link(this);
         deadline_ = w.now() + w.ticks(options.handshake_timeout);
     }
 
     void start() {
         stream_.async_handshake(role::server, [self = this->shared_from_this()](std::error_code ec) {
-            if (ec) return self->finish();
+            if (ec) {
+                self->report_handshake_failure(ec);
+                return self->finish();
+            }
             self->wait_readable();
         });
     }
 
 private:
+    // Only a TLS transport's handshake can fail. A peer that leaves during it
+    // (a port check, a client that gave up) is routine: debug. Anything else
+    // (a plain-text client on a TLS port, no common protocol version, a
+    // refused client certificate) says something is misconfigured: warning.
+    void report_handshake_failure(std::error_code ec) {
+        worker* w = owner();
+        if (done_ || !w) return;  // stop() or the deadline closed it: not a failure
+        const bool left = ec == asio::error::eof || ec == asio::error::connection_reset ||
+                          ec == asio::error::broken_pipe;
+        const asio::ip::tcp::endpoint remote = stream_.remote_endpoint();
+        w->log(left ? log_level::debug : log_level::warning, "tls",
+               "handshake with " + remote.address().to_string() + ":" +
+                   std::to_string(remote.port()) + " failed: " + ec.message());
+    }
+
+    // Says which route threw what, for server_options::log.
+    void report_exception(std::string_view what_ran, std::string_view path) {
+        worker* w = owner();
+        if (!w) return;
+        std::string line{what_ran};
+        line += " for ";
+        line += parser_.get().method;
+        line += ' ';
+        line += path;
+        line += " threw";
+        try {
+            throw;
+        } catch (const std::exception& e) {
+            line += ": ";
+            line += e.what();
+        } catch (...) {
+            line += " an exception that is not a std::exception";
+        }
+        w->log(log_level::error, "http", line + "; answered 500");
+    }
+
     void wait_readable() {
         if (done_) return;
         stream_.async_wait_readable([self = this->shared_from_this()](std::error_code ec) {
@@ -167,6 +217,7 @@ private:
             try {
                 (*h)(req, res);
             } catch (...) {  // any exception, as documented on http_handler
+                report_exception("handler", path);
                 res = http::make_error_response(500, "internal error");
             }
             const bool keep = req.keep_alive() && !res.headers.has_token("Connection", "close");
@@ -197,6 +248,7 @@ private:
             try {
                 route.ep.on_upgrade(ctx);
             } catch (...) {
+                report_exception("on_upgrade", req.path());
                 return respond_error(500, "internal error");
             }
             if (ctx.rejected()) return respond_error(ctx.rejected_status(), ctx.rejected_message());
@@ -294,6 +346,7 @@ private:
     }
 
     stream_type stream_;
+    std::shared_ptr<const void> keep_alive_;
     const route_table& routes_;
     const server_options& options_;
     http::request_parser parser_;
@@ -306,6 +359,137 @@ private:
     bool continue_sent_ = false;
 };
 
+// What a server's I/O handlers use, shared with them: a handler still queued
+// in an io_context (the user's, or an owned one during teardown) keeps it
+// alive, so it never touches a destroyed server. Members are used on the
+// first slot's thread once started, except where noted.
+template <transport::policy Transport>
+class server_state final : public std::enable_shared_from_this<server_state<Transport>> {
+public:
+    struct slot {
+        std::unique_ptr<asio::io_context> owned;
+        asio::io_context* ctx = nullptr;
+        std::unique_ptr<worker> w;
+        std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+    };
+
+    server_state(server_options o, typename Transport::context c, asio::io_context* external)
+        : options(std::move(o)), transport_context(std::move(c)), external(external) {}
+
+    // Before start: adds slots until there are n (one io_context and one
+    // worker each; a user io_context has exactly one).
+    void grow(std::size_t n) {
+        while (slots.size() < n) {
+            slot& s = slots.emplace_back();
+            if (external) {
+                s.ctx = external;
+            } else {
+                s.owned = std::make_unique<asio::io_context>(1);
+                s.ctx = s.owned.get();
+                s.guard.emplace(s.ctx->get_executor());
+            }
+            s.w = std::make_unique<worker>(*s.ctx, options.timer_resolution);
+            s.w->set_log(&options.log);
+        }
+    }
+
+    void log(log_level level, std::string_view category, std::string_view message) const noexcept {
+        dispatch_log(&options.log, level, category, message);
+    }
+
+    // Any thread. Each slot stops on its own thread.
+    void stop() {
+        if (!started.load() || stopping.exchange(true)) return;
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+            asio::post(*slots[i].ctx, [st = this->shared_from_this(), i] {
+                slot& s = st->slots[i];
+                if (i == 0) st->stop_accepting();
+                if (s.w) s.w->stop(st->options.stop_timeout);
+                s.guard.reset();
+            });
+        }
+    }
+
+    void accept() {
+        if (stopping.load() || !acceptor) return;
+        const std::size_t target = next_slot;
+        next_slot = (next_slot + 1) % slots.size();
+        acceptor->async_accept(*slots[target].ctx, [st = this->shared_from_this(), target](
+                                                       std::error_code ec, asio::ip::tcp::socket socket) {
+            st->on_accept(ec, std::move(socket), target);
+        });
+    }
+
+    // The server is being destroyed (its threads, if any, have ended; with a
+    // user io_context, on the thread that runs it or while it is not running):
+    // stop accepting, close every session and connection now (their on_close
+    // runs before this returns), and, for owned io_contexts, drop the
+    // handlers they still hold, which may refer to this state.
+    void shutdown() {
+        stopping.store(true);
+        stop_accepting();
+        acceptor.reset();
+        retry_timer.reset();
+        signals.reset();
+        for (auto& s : slots) {
+            s.guard.reset();
+            s.w.reset();  // force-closes what is still linked to it
+        }
+        for (auto& s : slots) s.owned.reset();
+    }
+
+    server_options options;
+    typename Transport::context transport_context;
+    asio::io_context* const external;
+    route_table routes;
+    std::vector<slot> slots;  // fixed once started
+    std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
+    std::unique_ptr<asio::steady_timer> retry_timer;
+    std::unique_ptr<asio::signal_set> signals;
+    std::size_t next_slot = 0;
+    std::atomic<bool> started{false};
+    std::atomic<bool> stopping{false};
+
+    // How long accept waits after a failure before trying again.
+    static constexpr std::chrono::milliseconds accept_retry_delay{50};
+
+private:
+    void stop_accepting() {
+        std::error_code ec;
+        if (acceptor) acceptor->close(ec);
+        if (retry_timer) retry_timer->cancel();
+        if (signals) signals->cancel(ec);
+    }
+
+    void on_accept(std::error_code ec, asio::ip::tcp::socket socket, std::size_t target) {
+        if (ec == asio::error::operation_aborted || stopping.load()) return;
+        if (ec) {
+            // Out of file descriptors (EMFILE, ENFILE), of buffers, or similar:
+            // the connection stays in the backlog. Say so, back off briefly
+            // instead of spinning, and keep serving the connections we have.
+            log(log_level::error, "accept",
+                "accept failed: " + ec.message() + "; retrying in " +
+                    std::to_string(accept_retry_delay.count()) + " ms");
+            if (!retry_timer) retry_timer = std::make_unique<asio::steady_timer>(*slots.front().ctx);
+            retry_timer->expires_after(accept_retry_delay);
+            retry_timer->async_wait([st = this->shared_from_this()](std::error_code e) {
+                if (!e) st->accept();
+            });
+            return;
+        }
+        asio::post(*slots[target].ctx, [st = this->shared_from_this(), target,
+                                         s = std::move(socket)]() mutable {
+            worker* w = st->slots[target].w.get();
+            if (st->stopping.load() || !w) return;
+            auto session = std::make_shared<http_session<Transport>>(
+                *w, typename Transport::stream(std::move(s), st->transport_context), st->routes,
+                st->options, st);
+            session->start();
+        });
+        accept();
+    }
+};
+
 } // namespace detail
 
 template <transport::policy Transport>
@@ -316,11 +500,17 @@ public:
     using connection_type = basic_connection<Transport>;
 
     explicit basic_server(server_options options = {}, context_type context = {})
-        : options_(std::move(options)), transport_context_(std::move(context)) {}
+        : state_(std::make_shared<state>(std::move(options), std::move(context), nullptr)) {}
 
-    // Runs on the caller's io_context (which the caller runs, on one thread).
+    // Runs on the caller's io_context, which the caller runs on one thread.
+    // One thread, because a server thread's worker (its read buffer, cork
+    // buffer and deadline sweep, shared by every connection on it) has no lock:
+    // two threads running the context would run two connections' handlers on
+    // it at once. For more threads, let the server own them (run(n)/start(n)).
+    // Destroy the server on the thread that runs `io`, or while `io` is not
+    // running; `io` may be run (or destroyed) after the server is gone.
     basic_server(asio::io_context& io, server_options options = {}, context_type context = {})
-        : options_(std::move(options)), transport_context_(std::move(context)), external_(&io) {}
+        : state_(std::make_shared<state>(std::move(options), std::move(context), &io)) {}
 
     basic_server(const basic_server&) = delete;
     basic_server& operator=(const basic_server&) = delete;
@@ -328,66 +518,70 @@ public:
     ~basic_server() {
         stop();
         join();
-        // Asio objects before their io_contexts; workers before io_contexts too,
-        // since handlers the contexts still hold may refer to sessions.
-        retry_timer_.reset();
-        signals_.reset();
-        acceptor_.reset();
-        for (auto& s : slots_) s.w.reset();
-        slots_.clear();
+        state_->shutdown();
     }
 
-    // A WebSocket endpoint at an exact path ("/", "/chat").
+    // A WebSocket endpoint at an exact path ("/", "/chat"). Before listen() or
+    // start(): open connections refer to their route, which must not change.
     void websocket(std::string path, endpoint ep) {
+        check_routes_open();
         auto route = std::make_unique<detail::route_table::ws_route>();
-        route->limits = ep.limits.value_or(options_.websocket);
+        route->limits = ep.limits.value_or(state_->options.websocket);
         route->ep = std::move(ep);
-        routes_.websockets[std::move(path)] = std::move(route);
+        state_->routes.websockets[std::move(path)] = std::move(route);
     }
 
     // An HTTP route at an exact path, or under a prefix when `path` ends in
     // "/*" ("/api/*" serves "/api" and "/api/anything"). A path may have both a
     // WebSocket endpoint and an HTTP route: upgrades go to the endpoint.
+    // Before listen() or start(), as websocket().
     void http(std::string path, http_handler handler) {
+        check_routes_open();
+        detail::route_table& routes = state_->routes;
         if (path.size() >= 2 && path.ends_with("/*")) {
-            routes_.prefixes.emplace_back(std::move(path), std::move(handler));
-            std::stable_sort(routes_.prefixes.begin(), routes_.prefixes.end(),
+            routes.prefixes.emplace_back(std::move(path), std::move(handler));
+            std::stable_sort(routes.prefixes.begin(), routes.prefixes.end(),
                              [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
         } else {
-            routes_.exact[std::move(path)] = std::move(handler);
+            routes.exact[std::move(path)] = std::move(handler);
         }
     }
 
     // Binds and listens now (start and run call it if you have not). Throws
     // std::system_error saying which address failed and why (port in use...).
+    // The number of threads is decided by run()/start(), not here.
     void listen() {
-        if (acceptor_) return;
-        make_slots(options_.threads ? options_.threads : 1);
-        asio::io_context& io = *slots_.front().ctx;
+        state& st = *state_;
+        if (st.acceptor) return;
+        check_threads(st.options.threads);
+        st.grow(1);
+        asio::io_context& io = *st.slots.front().ctx;
         std::error_code ec;
-        const auto address = asio::ip::make_address(options_.host, ec);
+        const auto address = asio::ip::make_address(st.options.host, ec);
         if (ec)
-            throw std::system_error(ec, "wsx: bad listen address '" + options_.host + "'");
-        const asio::ip::tcp::endpoint ep{address, options_.port};
+            throw std::system_error(ec, "wsx: bad listen address '" + st.options.host + "'");
+        const asio::ip::tcp::endpoint ep{address, st.options.port};
         auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io);
         acceptor->open(ep.protocol());
         acceptor->set_option(asio::socket_base::reuse_address(true));
         acceptor->bind(ep, ec);
         if (ec)
-            throw std::system_error(ec, "wsx: cannot listen on " + options_.host + ":" +
-                                            std::to_string(options_.port));
-        acceptor->listen(options_.listen_backlog);
+            throw std::system_error(ec, "wsx: cannot listen on " + st.options.host + ":" +
+                                            std::to_string(st.options.port));
+        acceptor->listen(st.options.listen_backlog);
         port_ = acceptor->local_endpoint().port();
-        acceptor_ = std::move(acceptor);
+        st.acceptor = std::move(acceptor);
     }
 
     // The port the server listens on (useful with port 0).
     std::uint16_t port() const noexcept { return port_; }
-    const server_options& options() const noexcept { return options_; }
-    context_type& transport_context() noexcept { return transport_context_; }
+    // options().threads is the number of threads the server runs (or will run).
+    const server_options& options() const noexcept { return state_->options; }
+    context_type& transport_context() noexcept { return state_->transport_context; }
 
     // Starts accepting and blocks, serving on `threads` threads (the calling
-    // one included) until stop(). 0 means options().threads.
+    // one included) until stop(). 0 means options().threads. With a user
+    // io_context it only starts accepting and returns: run that context.
     void run(unsigned threads = 0) {
         start_threads(threads, true);
         join();
@@ -400,21 +594,7 @@ public:
     // Stops accepting and closes every connection with 1001; connections still
     // open after options().stop_timeout are dropped. Safe from any thread and
     // from handlers. Returns at once; run() returns (or join() does) when done.
-    void stop() {
-        if (!started_.load() || stopping_.exchange(true)) return;
-        for (auto& s : slots_) {
-            asio::post(*s.ctx, [this, &s] {
-                if (&s == &slots_.front() && acceptor_) {
-                    std::error_code ec;
-                    acceptor_->close(ec);
-                    retry_timer_.reset();
-                    if (signals_) signals_->cancel(ec);
-                }
-                s.w->stop(options_.stop_timeout);
-                s.guard.reset();
-            });
-        }
-    }
+    void stop() { state_->stop(); }
 
     // Makes SIGINT and SIGTERM call stop(), for servers that run until killed.
     // Call before run() or start().
@@ -435,96 +615,62 @@ public:
     // (approximate while they change).
     std::size_t session_count() const noexcept {
         std::size_t n = 0;
-        for (const auto& s : slots_) n += s.w ? s.w->size() : 0;
+        for (const auto& s : state_->slots) n += s.w ? s.w->size() : 0;
         return n;
     }
 
 private:
-    struct slot {
-        std::unique_ptr<asio::io_context> owned;
-        asio::io_context* ctx = nullptr;
-        std::unique_ptr<detail::worker> w;
-        std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
-    };
+    using state = detail::server_state<Transport>;
 
-    void make_slots(unsigned n) {
-        if (!slots_.empty()) return;
-        if (external_) n = 1;
-        slots_.resize(n);
-        for (auto& s : slots_) {
-            if (external_) {
-                s.ctx = external_;
-            } else {
-                s.owned = std::make_unique<asio::io_context>(1);
-                s.ctx = s.owned.get();
-                s.guard.emplace(s.ctx->get_executor());
-            }
-            s.w = std::make_unique<detail::worker>(*s.ctx, options_.timer_resolution);
-        }
+    void check_routes_open() const {
+        if (state_->acceptor || state_->started.load())
+            throw std::logic_error(
+                "wsx: register routes before listen()/start(): open connections refer to "
+                "their route, so the route table is fixed once the server listens");
+    }
+
+    // A user io_context is served by one thread (see its constructor).
+    void check_threads(unsigned n) const {
+        if (state_->external && n > 1)
+            throw std::logic_error(
+                "wsx: a server on your io_context runs on that context's one thread, but " +
+                std::to_string(n) +
+                " threads were asked for (options.threads or run(n)/start(n)); let the server "
+                "own its threads (construct it without an io_context) to use more");
     }
 
     void start_threads(unsigned threads, bool use_caller) {
-        if (threads && slots_.empty()) options_.threads = threads;
+        state& st = *state_;
+        if (st.started.load()) throw std::logic_error("wsx: server already started");
+        // One source of truth: the count asked for here, else options.threads;
+        // options().threads then says what runs. listen() made only the first
+        // thread's context, so asking for n here is honoured after it too.
+        const unsigned n = std::max(1u, threads ? threads : st.options.threads);
+        check_threads(n);
+        st.options.threads = n;
         listen();
-        if (started_.exchange(true)) throw std::logic_error("wsx: server already started");
+        st.grow(n);
+        st.started.store(true);
         if (stop_on_signals_) {
-            signals_ = std::make_unique<asio::signal_set>(*slots_.front().ctx, SIGINT, SIGTERM);
-            signals_->async_wait([this](std::error_code ec, int) {
-                if (!ec) stop();
+            st.signals = std::make_unique<asio::signal_set>(*st.slots.front().ctx, SIGINT, SIGTERM);
+            st.signals->async_wait([weak = std::weak_ptr<state>(state_)](std::error_code ec, int) {
+                if (auto s = weak.lock(); s && !ec) s->stop();
             });
         }
-        asio::post(*slots_.front().ctx, [this] { accept(); });
-        if (external_) return;
-        const std::size_t spawned = use_caller ? slots_.size() - 1 : slots_.size();
+        asio::post(*st.slots.front().ctx, [s = state_] { s->accept(); });
+        if (st.external) return;
+        const std::size_t spawned = use_caller ? st.slots.size() - 1 : st.slots.size();
         for (std::size_t i = 0; i < spawned; ++i) {
-            asio::io_context* io = slots_[slots_.size() - spawned + i].ctx;
+            asio::io_context* io = st.slots[st.slots.size() - spawned + i].ctx;
             threads_.emplace_back([io] { io->run(); });
         }
-        if (use_caller) slots_.front().ctx->run();
+        if (use_caller) st.slots.front().ctx->run();
     }
 
-    void accept() {
-        if (stopping_.load() || !acceptor_) return;
-        slot& target = slots_[next_slot_];
-        next_slot_ = (next_slot_ + 1) % slots_.size();
-        acceptor_->async_accept(*target.ctx, [this, &target](std::error_code ec,
-                                                             asio::ip::tcp::socket socket) {
-            if (ec == asio::error::operation_aborted || stopping_.load()) return;
-            if (ec) {
-                // Out of file descriptors or similar: back off briefly instead
-                // of spinning, and keep serving the connections we have.
-                retry_timer_ = std::make_unique<asio::steady_timer>(*slots_.front().ctx);
-                retry_timer_->expires_after(std::chrono::milliseconds(50));
-                retry_timer_->async_wait([this](std::error_code e) {
-                    if (!e) accept();
-                });
-                return;
-            }
-            asio::post(*target.ctx, [this, &target, s = std::move(socket)]() mutable {
-                if (stopping_.load()) return;
-                auto session = std::make_shared<detail::http_session<Transport>>(
-                    *target.w, typename Transport::stream(std::move(s), transport_context_),
-                    routes_, options_);
-                session->start();
-            });
-            accept();
-        });
-    }
-
-    server_options options_;
-    context_type transport_context_;
-    asio::io_context* external_ = nullptr;
-    detail::route_table routes_;
-    std::vector<slot> slots_;
-    std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
-    std::unique_ptr<asio::steady_timer> retry_timer_;
-    std::unique_ptr<asio::signal_set> signals_;
+    std::shared_ptr<state> state_;
     bool stop_on_signals_ = false;
     std::vector<std::thread> threads_;
-    std::size_t next_slot_ = 0;
     std::uint16_t port_ = 0;
-    std::atomic<bool> started_{false};
-    std::atomic<bool> stopping_{false};
 };
 
 // The plain-TCP (ws://) server. wsx::tls_server comes with transport/tls.hpp.

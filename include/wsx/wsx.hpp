@@ -6,6 +6,7 @@
 #include <wsx/endpoint.hpp>
 #include <wsx/endpoints.hpp>
 #include <wsx/error.hpp>
+#include <wsx/log.hpp>
 #include <wsx/message.hpp>
 #include <wsx/options.hpp>
 #include <wsx/prepared_message.hpp>

@@ -1,6 +1,10 @@
 #include <wsx/detail/worker.hpp>
 
+#include <asio/post.hpp>
+
 #include <chrono>
+#include <memory>
+#include <thread>
 #include <vector>
 
 #include "catch.hpp"
@@ -88,4 +92,27 @@ TEST_CASE("the read buffer is allocated once, on first use") {
     auto b2 = w.read_buffer();
     CHECK(b1.size() == wsx::detail::worker::read_buffer_size);
     CHECK(b1.data() == b2.data());
+}
+
+TEST_CASE("a sweep handler that runs after its worker is gone touches nothing") {
+    // The io_context (a user's) outlives the worker. Cancelled by the
+    // destructor, or already due when the worker went: either way the queued
+    // handler must not read the dead worker (ASan would say so).
+    asio::io_context io;
+    auto w = std::make_unique<wsx::detail::worker>(io, 10ms);
+    node a;
+    w->link(&a);  // starts the sweep
+    SECTION("cancelled") {
+        w.reset();
+    }
+    SECTION("already due") {
+        // Destroyed from a handler queued before the reactor's turn: by then
+        // the expired wait is queued too, behind it, and cannot be cancelled.
+        std::this_thread::sleep_for(30ms);
+        asio::post(io, [&] { w.reset(); });
+    }
+    io.run_for(200ms);
+    CHECK(w == nullptr);
+    CHECK(a.owner() == nullptr);
+    CHECK(a.forced == 1);
 }

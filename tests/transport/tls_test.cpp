@@ -32,6 +32,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -706,4 +707,41 @@ TEST_CASE("tls: heap bytes per idle server-side connection", "[.memory]") {
     }
     std::printf("heap per idle server connection (%d connections): plain %.0f B, TLS %.0f B\n", n, plain, secure);
     CHECK(secure > plain);
+}
+
+TEST_CASE("tls: a failed TLS handshake is reported to the server's log hook", "[tls][log]") {
+    const auto& pki = test_pki::get();
+    std::mutex m;
+    std::vector<std::tuple<wsx::log_level, std::string, std::string>> lines;
+    wsx::tls_server srv(wsx::server_options{.host = "127.0.0.1",
+                                            .port = 0,
+                                            .handshake_timeout = 1s,
+                                            .stop_timeout = 500ms,
+                                            .timer_resolution = 20ms,
+                                            .log = [&](wsx::log_level l, std::string_view cat,
+                                                       std::string_view msg) {
+                                                std::lock_guard lock{m};
+                                                lines.emplace_back(l, std::string{cat}, std::string{msg});
+                                            }},
+                        server_context(pki.server));
+    srv.websocket("/", wsx::endpoints::echo());
+    srv.start();
+    // A plain-text client on the TLS port: its request is no ClientHello.
+    asio::io_context io;
+    tcp::socket sock(io);
+    sock.connect({asio::ip::make_address("127.0.0.1"), srv.port()});
+    const std::string_view request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    asio::write(sock, asio::buffer(request));
+    const auto logged = [&] {
+        std::lock_guard lock{m};
+        return !lines.empty();
+    };
+    REQUIRE(wait_until(logged, 3s));
+    std::lock_guard lock{m};
+    const auto& [level, category, message] = lines.front();
+    CHECK(level == wsx::log_level::warning);
+    CHECK(category == "tls");
+    INFO(message);
+    CHECK(message.find("handshake with 127.0.0.1:") == 0);
+    CHECK(message.find("failed: ") != std::string::npos);
 }

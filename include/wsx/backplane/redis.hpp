@@ -47,7 +47,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -76,6 +75,7 @@
 #include <wsx/backplane/peer_table.hpp>
 #include <wsx/backplane/resp.hpp>
 #include <wsx/detail/random.hpp>
+#include <wsx/log.hpp>
 #include <wsx/prepared_message.hpp>
 #include <wsx/registry.hpp>
 
@@ -105,7 +105,8 @@ struct redis_options {
     // are counted lost rather than queued (a slow Redis cannot exhaust memory).
     std::size_t max_queued_bytes = 16u << 20;
     // One line per state change (connected, lost, back, stopped), called on the
-    // backplane's executor. Empty: the line goes to stderr.
+    // backplane's executor. Empty: the line goes to wsx::default_log (category
+    // "backplane": "down" as a warning, the others as info; <wsx/log.hpp>).
     std::function<void(std::string_view)> log{};
 };
 
@@ -628,7 +629,8 @@ private:
         }
         if (next != cluster_state::connecting) {
             if (options_.log) options_.log(line);
-            else std::fprintf(stderr, "%s\n", line.c_str());
+            else default_log(next == cluster_state::down ? log_level::warning : log_level::info,
+                             "backplane", line);
         }
         state_.store(next);
     }

@@ -6,17 +6,22 @@
 //  - the cork buffer where the frames produced while handling one read are
 //    gathered before one write;
 //  - one sweep timer that checks every connection's deadlines (handshake, idle,
-//    ping, close) instead of one timer object per connection.
+//    ping, close) instead of one timer object per connection;
+//  - the log hook (server_options::log) through which its nodes report what
+//    they swallow.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+
+#include <wsx/log.hpp>
 
 namespace wsx::detail {
 
@@ -72,6 +77,15 @@ public:
     }
 
     asio::io_context& context() noexcept { return context_; }
+
+    // The hook that log() calls; nullptr or an empty function: default_log.
+    // The handler must outlive the worker (the server keeps it in its state).
+    void set_log(const log_handler* hook) noexcept { log_ = hook; }
+    // Reports a failure that its node handles by itself (a handler exception,
+    // a failed handshake). Never throws.
+    void log(log_level level, std::string_view category, std::string_view message) const noexcept {
+        detail::dispatch_log(log_, level, category, message);
+    }
     bool running_in_this_thread() const noexcept {
         return context_.get_executor().running_in_this_thread();
     }
@@ -139,7 +153,11 @@ private:
     void start_sweep() {
         sweeping_ = true;
         timer_.expires_after(resolution_);
-        timer_.async_wait([this](std::error_code ec) {
+        // The handler may run after the worker is gone (its io_context is a
+        // user's, or outlives it): cancelled by the destructor, or already
+        // due when it ran. Then touch nothing.
+        timer_.async_wait([this, alive = std::weak_ptr<const char>(alive_)](std::error_code ec) {
+            if (alive.expired()) return;
             if (ec) {
                 sweeping_ = false;
                 return;
@@ -166,6 +184,9 @@ private:
     std::unique_ptr<std::uint8_t[]> read_buffer_;
     std::string cork_;
     bool cork_lent_ = false;
+    const log_handler* log_ = nullptr;
+    // Expires with the worker: what its queued sweep handler checks.
+    std::shared_ptr<const char> alive_ = std::make_shared<const char>('\0');
 };
 
 inline timed_node::~timed_node() {
