@@ -893,3 +893,56 @@ TEST_CASE("client: async_send completes when the queue has drained", "[client][b
     CHECK_FALSE(*sent);
     CHECK(c.get_connection()->buffered_amount() == 0u);
 }
+
+// ---- completion tokens that launch the operation later -------------------------------
+
+#if __has_include(<asio/deferred.hpp>)
+#include <asio/deferred.hpp>
+namespace {
+constexpr auto deferred_token = asio::deferred;
+}
+#else  // Asio before 1.24: the same token, still experimental
+#include <asio/experimental/deferred.hpp>
+namespace {
+constexpr auto deferred_token = asio::experimental::deferred;
+}
+#endif
+
+TEST_CASE("client: async_send owns its payload when the token launches it later", "[client][lifetime]") {
+    // asio::deferred stores the initiation's arguments and runs it only when
+    // the operation is launched: a view of the caller's string would dangle
+    // (ASan: heap-use-after-free) or send whatever the buffer holds by then.
+    test_server s;
+    asio::io_context io;
+    wsx::client c(io);
+    REQUIRE_FALSE(connect_sync(io, c, s.url()));
+
+    SECTION("the source string is overwritten before the launch") {
+        std::string payload = "the payload as it was when async_send was called";
+        auto op = c.async_send(opcode::text, payload, deferred_token);
+        std::fill(payload.begin(), payload.end(), 'X');
+        std::optional<std::error_code> sent;
+        std::move(op)([&](std::error_code ec) { sent = ec; });
+        REQUIRE(run_until(io, [&] { return sent.has_value(); }));
+        CHECK_FALSE(*sent);
+        CHECK(read_sync(io, c).second.payload == "the payload as it was when async_send was called");
+    }
+    SECTION("the source string is destroyed before the launch") {
+        auto payload = std::make_unique<std::string>(4096, 'p');
+        auto op = c.async_send(opcode::binary, *payload, deferred_token);
+        payload.reset();
+        // Reuse the freed block, so a dangling view sees other bytes even
+        // without a sanitizer.
+        const auto reuse = std::make_unique<std::string>(4096, 'r');
+        std::optional<std::error_code> sent;
+        std::move(op)([&](std::error_code ec) { sent = ec; });
+        REQUIRE(run_until(io, [&] { return sent.has_value(); }));
+        CHECK_FALSE(*sent);
+        const auto got = read_sync(io, c);
+        CHECK(got.second.is_binary());
+        CHECK(got.second.payload.size() == 4096u);
+        CHECK(std::count(got.second.payload.begin(), got.second.payload.end(), 'p') == 4096);
+        CHECK(reuse->front() == 'r');
+    }
+    CHECK_FALSE(close_sync(io, c, close_code::normal));
+}

@@ -681,21 +681,25 @@ public:
     // socket), so a loop of co_await async_send(...) never outruns the peer.
     // Errors: not_open, invalid_utf8, backpressure (the drop policy refused
     // it), or how the connection ended before the queue drained. The payload
-    // is copied before this returns. Safe from any thread.
+    // is copied before this returns, so the caller's buffer may go away at
+    // once, even with a token that launches the operation later
+    // (asio::deferred, a parallel_group...). Safe from any thread.
     template <class Token>
     auto async_send(opcode type, std::string_view payload, Token&& token) {
         if (type != opcode::text && type != opcode::binary)
             throw std::invalid_argument("wsx::basic_client::async_send: type must be text or binary");
+        // The initiation's arguments are what a deferring token stores: pass
+        // an owning copy, never a view of the caller's buffer.
         return asio::async_initiate<Token, void(std::error_code)>(
-            [core = core_](auto handler, opcode t, std::string_view p) {
+            [core = core_](auto handler, opcode t, std::string p) {
                 detail::completion<std::error_code> done(std::move(handler), core->executor());
                 if (core->executor().running_in_this_thread())
                     return core->send(t, p, std::move(done));
-                asio::post(core->executor(), [core, t, p = std::string{p}, done = std::move(done)]() mutable {
+                asio::post(core->executor(), [core, t, p = std::move(p), done = std::move(done)]() mutable {
                     core->send(t, p, std::move(done));
                 });
             },
-            token, type, payload);
+            token, type, std::string{payload});
     }
     template <class Token>
     auto async_send(std::string_view text, Token&& token) {
