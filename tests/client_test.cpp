@@ -946,3 +946,58 @@ TEST_CASE("client: async_send owns its payload when the token launches it later"
     }
     CHECK_FALSE(close_sync(io, c, close_code::normal));
 }
+
+// ---- one operation_aborted for the client and the connection ---------------------------
+
+TEST_CASE("client: a stopped client and a force-stopped connection report the same operation_aborted",
+          "[client][errors]") {
+    // What a user compares against: one value, whichever side stopped.
+    const std::error_code aborted = wsx::error::operation_aborted;
+
+    // A connection attempt that the client stops.
+    asio::io_context io;
+    tcp::acceptor silent(io, tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0});  // never answers
+    std::optional<std::error_code> attempt;
+    {
+        wsx::client c(io);
+        c.async_connect("ws://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/",
+                        [&](std::error_code ec) { attempt = ec; });
+        run_until(io, [] { return false; }, 100ms);
+        c.close();
+        REQUIRE(run_until(io, [&] { return attempt.has_value(); }));
+    }
+    CHECK(*attempt == aborted);
+
+    // A server connection dropped by stop() because its peer never answers the
+    // closing handshake (the client's io_context is not run), and that open
+    // client connection, dropped when its io_context goes away.
+    std::mutex m;
+    std::optional<std::error_code> server_side;
+    std::shared_ptr<wsx::connection> client_side;
+    {
+        wsx::server srv(wsx::server_options{.host = "127.0.0.1",
+                                            .port = 0,
+                                            .handshake_timeout = 2s,
+                                            .stop_timeout = 200ms,
+                                            .timer_resolution = 20ms});
+        srv.websocket("/", wsx::endpoint{.on_close = [&](wsx::connection& c, close_code, std::string_view) {
+                          std::lock_guard lock{m};
+                          server_side = c.error();
+                      }});
+        srv.start(1);
+        auto io2 = std::make_unique<asio::io_context>();
+        {
+            wsx::client c(*io2);
+            REQUIRE_FALSE(connect_sync(*io2, c, "ws://127.0.0.1:" + std::to_string(srv.port()) + "/"));
+            client_side = c.get_connection();
+            srv.stop();
+            srv.join();  // after stop_timeout: the server gave up on the silent peer
+        }
+        io2.reset();
+    }
+    REQUIRE(server_side.has_value());
+    CHECK(*server_side == aborted);
+    REQUIRE(client_side);
+    CHECK_FALSE(client_side->is_open());
+    CHECK(client_side->error() == aborted);
+}

@@ -39,6 +39,10 @@
 //   wsx::error::bad_accept_key         Sec-WebSocket-Accept missing or not matching our key
 //   wsx::error::bad_handshake          any other fault in the 101 answer (handshake_failure()
 //                                      says which)
+//   wsx::error::operation_aborted      close() or the client's destruction ended the attempt;
+//                                      once open, the connection was dropped without a closing
+//                                      handshake because its io_context went away (the same
+//                                      value a server connection reports when stop() forces it)
 //   once open, as connection::error(): wsx::error::closed (the closing handshake
 //   completed), protocol_violation, invalid_utf8, message_too_big, idle_timeout...
 #include <algorithm>
