@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -1000,4 +1001,169 @@ TEST_CASE("client: a stopped client and a force-stopped connection report the sa
     REQUIRE(client_side);
     CHECK_FALSE(client_side->is_open());
     CHECK(client_side->error() == aborted);
+}
+
+// ---- a flooded connection does not starve the others on its thread ---------------------
+
+namespace {
+
+// The far end of a scripted_transport stream, driven by the test on the
+// client's io_context: what the client wrote, what its next reads return, and
+// a flood of filler bytes that is always ready to read (a server faster than
+// the client).
+struct script {
+    explicit script(asio::io_context& io) : io(io) {}
+    asio::io_context& io;
+    std::function<std::string(const std::string& key)> answer;  // to the upgrade request
+    std::string written;
+    std::string inbound;
+    std::size_t flood = 0;       // filler bytes after `inbound`, returned in full reads
+    std::size_t reads = 0;       // reads that returned bytes
+    std::function<void()> after_read;
+    std::function<void(std::error_code)> waiter;
+
+    void feed(std::string_view bytes) {
+        inbound.append(bytes);
+        wake();
+    }
+    void wake() {
+        if (waiter && (!inbound.empty() || flood > 0))
+            asio::post(io, [h = std::exchange(waiter, nullptr)] { h(std::error_code{}); });
+    }
+};
+
+// A transport over a real loopback TCP connection (for the client's connect)
+// whose bytes come from a script instead of the socket.
+struct scripted_transport {
+    static constexpr const char* scheme = "ws";
+    struct context {
+        std::shared_ptr<script> s;
+    };
+
+    class stream {
+    public:
+        static constexpr bool nonblocking_writes = true;
+
+        stream(tcp::socket&& socket, context& c) : socket_(std::move(socket)), s_(c.s) {}
+
+        auto get_executor() noexcept { return socket_.get_executor(); }
+
+        template <class Handler>
+        void async_handshake(wsx::role, Handler&& h) {
+            asio::post(s_->io, [h = std::forward<Handler>(h)]() mutable { h(std::error_code{}); });
+        }
+        template <class Handler>
+        void async_wait_readable(Handler&& h) {
+            s_->waiter = std::forward<Handler>(h);
+            s_->wake();
+        }
+        std::size_t read_some(asio::mutable_buffer b, std::error_code& ec) {
+            ec = {};
+            std::size_t n = 0;
+            if (!s_->inbound.empty()) {
+                n = asio::buffer_copy(b, asio::buffer(s_->inbound));
+                s_->inbound.erase(0, n);
+            } else if (s_->flood > 0) {
+                n = std::min(b.size(), s_->flood);
+                std::memset(b.data(), 'x', n);
+                s_->flood -= n;
+            } else {
+                ec = asio::error::would_block;
+                return 0;
+            }
+            ++s_->reads;
+            if (s_->after_read) s_->after_read();
+            return n;
+        }
+        template <class Buffers>
+        std::size_t try_write_some(const Buffers& buffers, std::error_code& ec) {
+            ec = {};
+            const std::size_t before = s_->written.size();
+            for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it)
+                s_->written.append(static_cast<const char*>(it->data()), it->size());
+            if (s_->answer && s_->written.find("\r\n\r\n") != std::string::npos) {
+                wsx::http::request_parser p;
+                p.feed(s_->written);
+                s_->feed(std::exchange(s_->answer, nullptr)(std::string{p.get().headers.get("Sec-WebSocket-Key")}));
+            }
+            return s_->written.size() - before;
+        }
+        template <class Buffers, class Handler>
+        void async_write(const Buffers& buffers, Handler&& h) {
+            std::error_code ec;
+            const std::size_t n = try_write_some(buffers, ec);
+            asio::post(s_->io, [h = std::forward<Handler>(h), ec, n]() mutable { h(ec, n); });
+        }
+        template <class Handler>
+        void async_shutdown(Handler&& h) {
+            asio::post(s_->io, [h = std::forward<Handler>(h)]() mutable { h(std::error_code{}); });
+        }
+        void close() noexcept {
+            std::error_code ec;
+            socket_.close(ec);
+            if (s_->waiter)
+                asio::post(s_->io, [h = std::exchange(s_->waiter, nullptr)] { h(asio::error::operation_aborted); });
+        }
+        tcp::endpoint remote_endpoint() const {
+            std::error_code ec;
+            return socket_.remote_endpoint(ec);
+        }
+
+    private:
+        tcp::socket socket_;
+        std::shared_ptr<script> s_;
+    };
+};
+static_assert(wsx::transport::policy<scripted_transport>);
+
+using scripted_client = wsx::basic_client<scripted_transport>;
+
+} // namespace
+
+TEST_CASE("client: a client flooded during its handshake lets the others on its thread run",
+          "[client][fairness]") {
+    // Two clients on one io_context. `quiet` is open and waits for a message;
+    // `flooded` gets a refusal whose 4 MiB body is always ready to read. The
+    // message for `quiet` arrives while the flood is being read: it must be
+    // delivered before the flood is over, not after.
+    asio::io_context io;
+    tcp::acceptor listener(io, tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0});  // TCP only
+    const std::string url = "ws://127.0.0.1:" + std::to_string(listener.local_endpoint().port()) + "/";
+
+    auto quiet_script = std::make_shared<script>(io);
+    quiet_script->answer = [](const std::string& key) { return switching(key); };
+    scripted_client quiet(io, {}, scripted_transport::context{quiet_script});
+    REQUIRE_FALSE(connect_sync(io, quiet, url));
+
+    constexpr std::size_t body = 4u << 20;  // 64 reads of the 64 KiB read buffer
+    auto flood_script = std::make_shared<script>(io);
+    flood_script->answer = [&](const std::string&) {
+        flood_script->flood = body;
+        return "HTTP/1.1 403 Forbidden\r\nContent-Length: " + std::to_string(body) + "\r\n\r\n";
+    };
+    flood_script->after_read = [&] {
+        if (flood_script->reads == 2) quiet_script->feed(server_frame(opcode::text, "your turn"));
+    };
+    wsx::client_options o;
+    o.http_limits.max_body_size = body;
+    scripted_client flooded(io, o, scripted_transport::context{flood_script});
+
+    std::vector<std::string> order;
+    std::size_t reads_when_quiet_ran = 0;
+    quiet.async_read([&](std::error_code ec, wsx::received_message m) {
+        order.push_back(ec ? "quiet: " + ec.message() : "quiet: " + m.payload);
+        reads_when_quiet_ran = flood_script->reads;
+    });
+    std::optional<std::error_code> refused;
+    flooded.async_connect(url, [&](std::error_code ec) {
+        order.push_back("flooded: done");
+        refused = ec;
+    });
+    REQUIRE(run_until(io, [&] { return order.size() == 2; }, 20s));
+    CHECK(*refused == wsx::error::upgrade_rejected);
+    CHECK(flooded.handshake_response().body.size() == body);
+    CHECK(order == std::vector<std::string>{"quiet: your turn", "flooded: done"});
+    INFO("the flood took " << flood_script->reads << " reads; the quiet client ran after " << reads_when_quiet_ran);
+    CHECK(reads_when_quiet_ran < flood_script->reads / 2);
+    CHECK(quiet.is_open());
 }

@@ -484,7 +484,11 @@ private:
         worker* w = owner();
         if (!w) return fail(error::operation_aborted);
         const std::span<std::uint8_t> buffer = w->read_buffer();
-        for (;;) {
+        // As the server's sessions and connections do: after a few full
+        // buffers, give the other clients on this thread (and the deadline
+        // sweep) a turn. A server that streams a refusal's body faster than we
+        // parse it must not hold the thread until the body ends.
+        for (int round = 0; round < max_read_rounds; ++round) {
             std::error_code rec;
             const std::size_t n = stream_->read_some(asio::buffer(buffer.data(), buffer.size()), rec);
             if (rec == asio::error::would_block || rec == asio::error::try_again) return wait_readable();
@@ -503,7 +507,10 @@ private:
             case http::parse_status::complete: return on_response(buffer.subspan(used, n - used));
             }
         }
+        asio::post(core_->executor(), [self = this->shared_from_this()] { self->on_readable({}); });
     }
+
+    static constexpr int max_read_rounds = 8;
 
     void on_response(std::span<std::uint8_t> early) {
         http::response& res = parser_.get();
