@@ -65,6 +65,7 @@ async function refresh() {
   try {
     const r = await fetch('/api/connections');
     if (r.status === 401) { document.getElementById('listnote').textContent = 'The list needs the admin token.'; return; }
+    if (r.status === 403) { document.getElementById('listnote').textContent = 'The list is served to the server\'s own machine only (start it with --token to share it).'; return; }
     const data = await r.json();
     document.getElementById('count').textContent = data.count;
     const body = document.getElementById('conns');

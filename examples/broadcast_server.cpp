@@ -9,11 +9,16 @@
 //
 // With --redis, servers sharing one Redis form a cluster: a chat message, a
 // REST broadcast or send reaches the clients of every server (README: Scale-out).
+//
+// The REST API is for admins: without --token it answers only clients on this
+// machine (loopback), and 403 to the others.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <system_error>
 
+#include <asio/ip/address.hpp>
 #include <wsx/rest.hpp>
 #include <wsx/wsx.hpp>
 
@@ -49,6 +54,15 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+
+    std::error_code not_an_ip;
+    const auto address = asio::ip::make_address(options.host, not_an_ip);
+    if (rest.bearer_token.empty() && (not_an_ip || !address.is_loopback()))
+        std::fprintf(stderr,
+                     "warning: the REST API has no --token: it answers only clients on this machine "
+                     "and refuses (403) everyone else who reaches %s; pass --token SECRET to serve it "
+                     "to the network\n",
+                     options.host.c_str());
 
     wsx::registry registry;  // declared before the server: it must outlive it
     wsx::server server(options);

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -918,4 +919,276 @@ TEST_CASE("client: an exception from on_close goes to client_options::log", "[cl
     CHECK(std::get<0>(lines[0]) == wsx::log_level::error);
     CHECK(std::get<1>(lines[0]) == "websocket");
     CHECK(std::get<2>(lines[0]).find("on_close failed on purpose") != std::string::npos);
+
+// ---- completion tokens that launch the operation later -------------------------------
+
+#if __has_include(<asio/deferred.hpp>)
+#include <asio/deferred.hpp>
+namespace {
+constexpr auto deferred_token = asio::deferred;
+}
+#else  // Asio before 1.24: the same token, still experimental
+#include <asio/experimental/deferred.hpp>
+namespace {
+constexpr auto deferred_token = asio::experimental::deferred;
+}
+#endif
+
+TEST_CASE("client: async_send owns its payload when the token launches it later", "[client][lifetime]") {
+    // asio::deferred stores the initiation's arguments and runs it only when
+    // the operation is launched: a view of the caller's string would dangle
+    // (ASan: heap-use-after-free) or send whatever the buffer holds by then.
+    test_server s;
+    asio::io_context io;
+    wsx::client c(io);
+    REQUIRE_FALSE(connect_sync(io, c, s.url()));
+
+    SECTION("the source string is overwritten before the launch") {
+        std::string payload = "the payload as it was when async_send was called";
+        auto op = c.async_send(opcode::text, payload, deferred_token);
+        std::fill(payload.begin(), payload.end(), 'X');
+        std::optional<std::error_code> sent;
+        std::move(op)([&](std::error_code ec) { sent = ec; });
+        REQUIRE(run_until(io, [&] { return sent.has_value(); }));
+        CHECK_FALSE(*sent);
+        CHECK(read_sync(io, c).second.payload == "the payload as it was when async_send was called");
+    }
+    SECTION("the source string is destroyed before the launch") {
+        auto payload = std::make_unique<std::string>(4096, 'p');
+        auto op = c.async_send(opcode::binary, *payload, deferred_token);
+        payload.reset();
+        // Reuse the freed block, so a dangling view sees other bytes even
+        // without a sanitizer.
+        const auto reuse = std::make_unique<std::string>(4096, 'r');
+        std::optional<std::error_code> sent;
+        std::move(op)([&](std::error_code ec) { sent = ec; });
+        REQUIRE(run_until(io, [&] { return sent.has_value(); }));
+        CHECK_FALSE(*sent);
+        const auto got = read_sync(io, c);
+        CHECK(got.second.is_binary());
+        CHECK(got.second.payload.size() == 4096u);
+        CHECK(std::count(got.second.payload.begin(), got.second.payload.end(), 'p') == 4096);
+        CHECK(reuse->front() == 'r');
+    }
+    CHECK_FALSE(close_sync(io, c, close_code::normal));
+}
+
+// ---- one operation_aborted for the client and the connection ---------------------------
+
+TEST_CASE("client: a stopped client and a force-stopped connection report the same operation_aborted",
+          "[client][errors]") {
+    // What a user compares against: one value, whichever side stopped.
+    const std::error_code aborted = wsx::error::operation_aborted;
+
+    // A connection attempt that the client stops.
+    asio::io_context io;
+    tcp::acceptor silent(io, tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0});  // never answers
+    std::optional<std::error_code> attempt;
+    {
+        wsx::client c(io);
+        c.async_connect("ws://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/",
+                        [&](std::error_code ec) { attempt = ec; });
+        run_until(io, [] { return false; }, 100ms);
+        c.close();
+        REQUIRE(run_until(io, [&] { return attempt.has_value(); }));
+    }
+    CHECK(*attempt == aborted);
+
+    // A server connection dropped by stop() because its peer never answers the
+    // closing handshake (the client's io_context is not run), and that open
+    // client connection, dropped when its io_context goes away.
+    std::mutex m;
+    std::optional<std::error_code> server_side;
+    std::shared_ptr<wsx::connection> client_side;
+    {
+        wsx::server srv(wsx::server_options{.host = "127.0.0.1",
+                                            .port = 0,
+                                            .handshake_timeout = 2s,
+                                            .stop_timeout = 200ms,
+                                            .timer_resolution = 20ms});
+        srv.websocket("/", wsx::endpoint{.on_close = [&](wsx::connection& c, close_code, std::string_view) {
+                          std::lock_guard lock{m};
+                          server_side = c.error();
+                      }});
+        srv.start(1);
+        auto io2 = std::make_unique<asio::io_context>();
+        {
+            wsx::client c(*io2);
+            REQUIRE_FALSE(connect_sync(*io2, c, "ws://127.0.0.1:" + std::to_string(srv.port()) + "/"));
+            client_side = c.get_connection();
+            srv.stop();
+            srv.join();  // after stop_timeout: the server gave up on the silent peer
+        }
+        io2.reset();
+    }
+    REQUIRE(server_side.has_value());
+    CHECK(*server_side == aborted);
+    REQUIRE(client_side);
+    CHECK_FALSE(client_side->is_open());
+    CHECK(client_side->error() == aborted);
+}
+
+// ---- a flooded connection does not starve the others on its thread ---------------------
+
+namespace {
+
+// The far end of a scripted_transport stream, driven by the test on the
+// client's io_context: what the client wrote, what its next reads return, and
+// a flood of filler bytes that is always ready to read (a server faster than
+// the client).
+struct script {
+    explicit script(asio::io_context& io) : io(io) {}
+    asio::io_context& io;
+    std::function<std::string(const std::string& key)> answer;  // to the upgrade request
+    std::string written;
+    std::string inbound;
+    std::size_t flood = 0;       // filler bytes after `inbound`, returned in full reads
+    std::size_t reads = 0;       // reads that returned bytes
+    std::function<void()> after_read;
+    std::function<void(std::error_code)> waiter;
+
+    void feed(std::string_view bytes) {
+        inbound.append(bytes);
+        wake();
+    }
+    void wake() {
+        if (waiter && (!inbound.empty() || flood > 0))
+            asio::post(io, [h = std::exchange(waiter, nullptr)] { h(std::error_code{}); });
+    }
+};
+
+// A transport over a real loopback TCP connection (for the client's connect)
+// whose bytes come from a script instead of the socket.
+struct scripted_transport {
+    static constexpr const char* scheme = "ws";
+    struct context {
+        std::shared_ptr<script> s;
+    };
+
+    class stream {
+    public:
+        static constexpr bool nonblocking_writes = true;
+
+        stream(tcp::socket&& socket, context& c) : socket_(std::move(socket)), s_(c.s) {}
+
+        auto get_executor() noexcept { return socket_.get_executor(); }
+
+        template <class Handler>
+        void async_handshake(wsx::role, Handler&& h) {
+            asio::post(s_->io, [h = std::forward<Handler>(h)]() mutable { h(std::error_code{}); });
+        }
+        template <class Handler>
+        void async_wait_readable(Handler&& h) {
+            s_->waiter = std::forward<Handler>(h);
+            s_->wake();
+        }
+        std::size_t read_some(asio::mutable_buffer b, std::error_code& ec) {
+            ec = {};
+            std::size_t n = 0;
+            if (!s_->inbound.empty()) {
+                n = asio::buffer_copy(b, asio::buffer(s_->inbound));
+                s_->inbound.erase(0, n);
+            } else if (s_->flood > 0) {
+                n = std::min(b.size(), s_->flood);
+                std::memset(b.data(), 'x', n);
+                s_->flood -= n;
+            } else {
+                ec = asio::error::would_block;
+                return 0;
+            }
+            ++s_->reads;
+            if (s_->after_read) s_->after_read();
+            return n;
+        }
+        template <class Buffers>
+        std::size_t try_write_some(const Buffers& buffers, std::error_code& ec) {
+            ec = {};
+            const std::size_t before = s_->written.size();
+            for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it)
+                s_->written.append(static_cast<const char*>(it->data()), it->size());
+            if (s_->answer && s_->written.find("\r\n\r\n") != std::string::npos) {
+                wsx::http::request_parser p;
+                p.feed(s_->written);
+                s_->feed(std::exchange(s_->answer, nullptr)(std::string{p.get().headers.get("Sec-WebSocket-Key")}));
+            }
+            return s_->written.size() - before;
+        }
+        template <class Buffers, class Handler>
+        void async_write(const Buffers& buffers, Handler&& h) {
+            std::error_code ec;
+            const std::size_t n = try_write_some(buffers, ec);
+            asio::post(s_->io, [h = std::forward<Handler>(h), ec, n]() mutable { h(ec, n); });
+        }
+        template <class Handler>
+        void async_shutdown(Handler&& h) {
+            asio::post(s_->io, [h = std::forward<Handler>(h)]() mutable { h(std::error_code{}); });
+        }
+        void close() noexcept {
+            std::error_code ec;
+            socket_.close(ec);
+            if (s_->waiter)
+                asio::post(s_->io, [h = std::exchange(s_->waiter, nullptr)] { h(asio::error::operation_aborted); });
+        }
+        tcp::endpoint remote_endpoint() const {
+            std::error_code ec;
+            return socket_.remote_endpoint(ec);
+        }
+
+    private:
+        tcp::socket socket_;
+        std::shared_ptr<script> s_;
+    };
+};
+static_assert(wsx::transport::policy<scripted_transport>);
+
+using scripted_client = wsx::basic_client<scripted_transport>;
+
+} // namespace
+
+TEST_CASE("client: a client flooded during its handshake lets the others on its thread run",
+          "[client][fairness]") {
+    // Two clients on one io_context. `quiet` is open and waits for a message;
+    // `flooded` gets a refusal whose 4 MiB body is always ready to read. The
+    // message for `quiet` arrives while the flood is being read: it must be
+    // delivered before the flood is over, not after.
+    asio::io_context io;
+    tcp::acceptor listener(io, tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0});  // TCP only
+    const std::string url = "ws://127.0.0.1:" + std::to_string(listener.local_endpoint().port()) + "/";
+
+    auto quiet_script = std::make_shared<script>(io);
+    quiet_script->answer = [](const std::string& key) { return switching(key); };
+    scripted_client quiet(io, {}, scripted_transport::context{quiet_script});
+    REQUIRE_FALSE(connect_sync(io, quiet, url));
+
+    constexpr std::size_t body = 4u << 20;  // 64 reads of the 64 KiB read buffer
+    auto flood_script = std::make_shared<script>(io);
+    flood_script->answer = [&](const std::string&) {
+        flood_script->flood = body;
+        return "HTTP/1.1 403 Forbidden\r\nContent-Length: " + std::to_string(body) + "\r\n\r\n";
+    };
+    flood_script->after_read = [&] {
+        if (flood_script->reads == 2) quiet_script->feed(server_frame(opcode::text, "your turn"));
+    };
+    wsx::client_options o;
+    o.http_limits.max_body_size = body;
+    scripted_client flooded(io, o, scripted_transport::context{flood_script});
+
+    std::vector<std::string> order;
+    std::size_t reads_when_quiet_ran = 0;
+    quiet.async_read([&](std::error_code ec, wsx::received_message m) {
+        order.push_back(ec ? "quiet: " + ec.message() : "quiet: " + m.payload);
+        reads_when_quiet_ran = flood_script->reads;
+    });
+    std::optional<std::error_code> refused;
+    flooded.async_connect(url, [&](std::error_code ec) {
+        order.push_back("flooded: done");
+        refused = ec;
+    });
+    REQUIRE(run_until(io, [&] { return order.size() == 2; }, 20s));
+    CHECK(*refused == wsx::error::upgrade_rejected);
+    CHECK(flooded.handshake_response().body.size() == body);
+    CHECK(order == std::vector<std::string>{"quiet: your turn", "flooded: done"});
+    INFO("the flood took " << flood_script->reads << " reads; the quiet client ran after " << reads_when_quiet_ran);
+    CHECK(reads_when_quiet_ran < flood_script->reads / 2);
+    CHECK(quiet.is_open());
 }

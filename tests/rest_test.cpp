@@ -2,7 +2,10 @@
 // the broadcast endpoint, wired as examples/broadcast_server wires them: the
 // JSON listing and its fields, pushes to one client and to all, DELETE, every
 // error answer, the bearer token, keep-alive, a live three-client chat, and a
-// client that stops reading while the server streams to everyone.
+// client that stops reading while the server streams to everyone; who may call
+// it without a token (loopback peers, and others only when the application
+// opts in), run through the server's own HTTP session over the in-memory
+// transport playing non-loopback peers.
 #include "wsx/rest.hpp"
 
 #include "wsx/endpoints.hpp"
@@ -11,6 +14,7 @@
 #include "catch.hpp"
 #include "iso8601.hpp"
 #include "loopback_client.hpp"
+#include "memory_transport.hpp"
 #include "rest_client.hpp"
 
 #include <simdjson.h>
@@ -1135,4 +1139,168 @@ TEST_CASE("rest: with a cluster link, sends to other instances are forwarded (20
     CHECK(res->body == R"({"recipients":1,"forwarded":false})");
     CHECK(parse_event(a.next()).message == "local only");
     a.expect_nothing(50ms);
+}
+
+// ---- who may call the API -------------------------------------------------------------------
+
+namespace {
+
+// Stands in for basic_server's route registration, so that a test can run the
+// server's own HTTP session (wsx::detail::http_session) over the in-memory
+// transport, with the routes mount_rest makes.
+struct routes_only {
+    wsx::detail::route_table table;
+    void http(std::string path, wsx::http_handler h) {
+        if (path.ends_with("/*")) table.prefixes.emplace_back(std::move(path), std::move(h));
+        else table.exact[std::move(path)] = std::move(h);
+    }
+};
+
+// One request to the REST hook over `reg`, from a peer whose transport reports
+// `peer` (no traffic goes anywhere: the bytes stay in memory). The answer, or
+// nothing when none came.
+std::optional<wsx::http::response> ask_as(std::string_view peer, wsx::registry& reg, wsx::rest_options rest,
+                                          std::string_view method, std::string_view target,
+                                          std::string_view body = {}, std::string_view extra_headers = {}) {
+    routes_only routes;
+    wsx::mount_rest(routes, reg, std::move(rest));
+    const wsx::server_options options = test_options();
+    asio::io_context io;
+    auto pipe = std::make_shared<wsx::test::memory_transport::pipe>(io);
+    pipe->remote = {asio::ip::make_address(std::string{peer}), 51000};
+    wsx::http::response_parser parser;
+    {
+        wsx::detail::worker w(io, options.timer_resolution);
+        auto session = std::make_shared<wsx::detail::http_session<wsx::test::memory_transport>>(
+            w, wsx::test::memory_transport::stream(pipe), routes.table, options);
+        session->start();
+        pipe->feed(wsx::test::http_request(method, target, body, extra_headers));
+        wsx::test::run_until(io, [&] {
+            if (!pipe->outbound.empty()) parser.feed(pipe->take_output());
+            return parser.status() != wsx::http::parse_status::need_more;
+        });
+    }
+    if (parser.status() != wsx::http::parse_status::complete) return std::nullopt;
+    return parser.get();
+}
+
+const char* const loopback_peers[] = {"127.0.0.1", "127.5.6.7", "::1", "::ffff:127.0.0.1"};
+// Documentation addresses (RFC 5737, RFC 3849), and the unspecified address a
+// transport reports when it cannot tell: all outside.
+const char* const other_peers[] = {"203.0.113.7", "198.51.100.20", "2001:db8::7", "::ffff:203.0.113.7",
+                                   "0.0.0.0"};
+
+} // namespace
+
+TEST_CASE("rest: without a token, loopback peers are served and every other peer gets 403",
+          "[rest][auth][access]") {
+    rest_fixture f;
+    ws_client a = join(f);
+
+    SECTION("a real loopback client, and the peer address HTTP routes see") {
+        rest_client http(f.port());
+        auto res = http.get(api);
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        CHECK(uint_field(parse_json(res->body)->root, "count") == 1);
+        res = http.post(api + "/broadcast", message_body("from this machine"));
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        CHECK(parse_event(a.next()).message == "from this machine");
+
+        wsx::server srv(test_options());
+        std::string seen;
+        srv.http("/peer", [&](const wsx::http::request& req, wsx::http::response& r) {
+            seen = req.remote_address;
+            r.body = req.remote_address;
+        });
+        srv.start(1);
+        rest_client peer(srv.port());
+        res = peer.get("/peer");
+        srv.stop();
+        srv.join();
+        REQUIRE(res);
+        CHECK(res->body == "127.0.0.1");
+        CHECK(seen == "127.0.0.1");
+    }
+    SECTION("loopback peers in every form") {
+        for (const char* peer : loopback_peers) {
+            INFO("peer " << peer);
+            const auto res = ask_as(peer, f.reg, {}, "GET", api);
+            REQUIRE(res);
+            CHECK(res->status == 200);
+        }
+    }
+    SECTION("any other peer: 403 with a JSON error that says how to open it, on every route") {
+        for (const char* peer : other_peers) {
+            INFO("peer " << peer);
+            for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+                     {"GET", api},
+                     {"GET", api + "/" + a.id},
+                     {"POST", api + "/broadcast"},
+                     {"POST", api + "/" + a.id + "/send"},
+                     {"DELETE", api + "/" + a.id},
+                     {"GET", api + "/no/such/route"}}) {
+                INFO(method << " " << target);
+                const auto res =
+                    ask_as(peer, f.reg, {}, method, target, method == "POST" ? message_body("x") : "");
+                check_error(res, 403);
+                if (!res) continue;
+                const std::string why = string_field(parse_json(res->body)->root, "error");
+                CHECK(why.find("loopback") != std::string::npos);
+                CHECK(why.find("bearer_token") != std::string::npos);
+                CHECK(why.find("allow_unauthenticated_remote") != std::string::npos);
+                CHECK_FALSE(res->headers.contains("WWW-Authenticate"));
+            }
+        }
+        a.expect_nothing(100ms);  // nothing got through
+        CHECK(f.reg.count() == 1);
+        CHECK(f.reg.find(a.id) != nullptr);
+    }
+}
+
+TEST_CASE("rest: allow_unauthenticated_remote serves every peer without a token", "[rest][auth][access]") {
+    rest_fixture f;
+    ws_client a = join(f);
+    const wsx::rest_options open{.allow_unauthenticated_remote = true};
+    for (const char* peer : other_peers) {
+        INFO("peer " << peer);
+        auto res = ask_as(peer, f.reg, open, "GET", api);
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        CHECK(uint_field(parse_json(res->body)->root, "count") == 1);
+        res = ask_as(peer, f.reg, open, "POST", api + "/broadcast", message_body(std::string{"from "} + peer));
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        CHECK(parse_event(a.next()).message == std::string{"from "} + peer);
+    }
+}
+
+TEST_CASE("rest: a bearer token admits any peer that sends it, and only those", "[rest][auth][access]") {
+    rest_fixture f;
+    ws_client a = join(f);
+    const std::string token = "t0ken-for-remote";
+    // The opt-in does not weaken a token: without it, 401 still.
+    for (const bool open : {false, true}) {
+        const wsx::rest_options rest{.bearer_token = token, .allow_unauthenticated_remote = open};
+        for (const char* peer : {"203.0.113.7", "2001:db8::7", "127.0.0.1"}) {
+            INFO("peer " << peer << ", allow_unauthenticated_remote " << open);
+            auto res = ask_as(peer, f.reg, rest, "GET", api);
+            check_error(res, 401);
+            res = ask_as(peer, f.reg, rest, "GET", api, {}, "Authorization: Bearer wrong\r\n");
+            check_error(res, 401);
+            res = ask_as(peer, f.reg, rest, "POST", api + "/broadcast", message_body("token holder"),
+                         "Authorization: Bearer " + token + "\r\n");
+            REQUIRE(res);
+            CHECK(res->status == 200);
+            CHECK(parse_event(a.next()).message == "token holder");
+        }
+    }
+}
+
+TEST_CASE("rest: is_loopback_address", "[rest][access]") {
+    for (const char* a : loopback_peers) CHECK(wsx::detail::is_loopback_address(a));
+    for (const char* a : other_peers) CHECK_FALSE(wsx::detail::is_loopback_address(a));
+    for (const char* a : {"", "localhost", "127.0.0.1:80", "not an address", "::ffff:10.0.0.1", "::"})
+        CHECK_FALSE(wsx::detail::is_loopback_address(a));
 }

@@ -39,6 +39,10 @@
 //   wsx::error::bad_accept_key         Sec-WebSocket-Accept missing or not matching our key
 //   wsx::error::bad_handshake          any other fault in the 101 answer (handshake_failure()
 //                                      says which)
+//   wsx::error::operation_aborted      close() or the client's destruction ended the attempt;
+//                                      once open, the connection was dropped without a closing
+//                                      handshake because its io_context went away (the same
+//                                      value a server connection reports when stop() forces it)
 //   once open, as connection::error(): wsx::error::closed (the closing handshake
 //   completed), protocol_violation, invalid_utf8, message_too_big, idle_timeout...
 #include <algorithm>
@@ -493,7 +497,11 @@ private:
         worker* w = owner();
         if (!w) return fail(error::operation_aborted);
         const std::span<std::uint8_t> buffer = w->read_buffer();
-        for (;;) {
+        // As the server's sessions and connections do: after a few full
+        // buffers, give the other clients on this thread (and the deadline
+        // sweep) a turn. A server that streams a refusal's body faster than we
+        // parse it must not hold the thread until the body ends.
+        for (int round = 0; round < max_read_rounds; ++round) {
             std::error_code rec;
             const std::size_t n = stream_->read_some(asio::buffer(buffer.data(), buffer.size()), rec);
             if (rec == asio::error::would_block || rec == asio::error::try_again) return wait_readable();
@@ -512,7 +520,10 @@ private:
             case http::parse_status::complete: return on_response(buffer.subspan(used, n - used));
             }
         }
+        asio::post(core_->executor(), [self = this->shared_from_this()] { self->on_readable({}); });
     }
+
+    static constexpr int max_read_rounds = 8;
 
     void on_response(std::span<std::uint8_t> early) {
         http::response& res = parser_.get();
@@ -694,21 +705,25 @@ public:
     // socket), so a loop of co_await async_send(...) never outruns the peer.
     // Errors: not_open, invalid_utf8, backpressure (the drop policy refused
     // it), or how the connection ended before the queue drained. The payload
-    // is copied before this returns. Safe from any thread.
+    // is copied before this returns, so the caller's buffer may go away at
+    // once, even with a token that launches the operation later
+    // (asio::deferred, a parallel_group...). Safe from any thread.
     template <class Token>
     auto async_send(opcode type, std::string_view payload, Token&& token) {
         if (type != opcode::text && type != opcode::binary)
             throw std::invalid_argument("wsx::basic_client::async_send: type must be text or binary");
+        // The initiation's arguments are what a deferring token stores: pass
+        // an owning copy, never a view of the caller's buffer.
         return asio::async_initiate<Token, void(std::error_code)>(
-            [core = core_](auto handler, opcode t, std::string_view p) {
+            [core = core_](auto handler, opcode t, std::string p) {
                 detail::completion<std::error_code> done(std::move(handler), core->executor());
                 if (core->executor().running_in_this_thread())
                     return core->send(t, p, std::move(done));
-                asio::post(core->executor(), [core, t, p = std::string{p}, done = std::move(done)]() mutable {
+                asio::post(core->executor(), [core, t, p = std::move(p), done = std::move(done)]() mutable {
                     core->send(t, p, std::move(done));
                 });
             },
-            token, type, payload);
+            token, type, std::string{payload});
     }
     template <class Token>
     auto async_send(std::string_view text, Token&& token) {

@@ -249,7 +249,7 @@ protected:
         if (state() == connection_state::closed) return;
         if (ec) return finish(ec);
         detail::worker* w = owner();
-        if (!w) return finish(asio::error::operation_aborted);
+        if (!w) return finish(error::operation_aborted);
         const std::span<std::uint8_t> buffer = w->read_buffer();
         // A read that did not fill the buffer took everything there was: wait
         // again (Asio re-arms the descriptor when a wait starts, so nothing
@@ -737,7 +737,7 @@ private:
     }
 
     void on_stop(bool force) override {
-        if (force) return finish(asio::error::operation_aborted);
+        if (force) return finish(error::operation_aborted);
         if (state() == connection_state::open) start_close(close_code::going_away, "server shutting down");
     }
 

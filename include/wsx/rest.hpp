@@ -27,17 +27,30 @@
 //   GET and DELETE {prefix}/{id}    stay local: 404 for a connection of another instance
 //
 // Errors are JSON {"error":"what was wrong"}: 400 (body not JSON, "message"
-// missing, empty or not a string), 401 (no bearer token, or a wrong one), 404 (unknown
+// missing, empty or not a string), 401 (no bearer token, or a wrong one), 403
+// (no token is set and the peer is not on loopback, see below), 404 (unknown
 // route or id), 405 with Allow (wrong method), 413 (body over the limit), 503
 // (cluster link down, see above).
-// It is an admin API: set rest_options::bearer_token unless the port is private.
+//
+// Who may call it. It is an admin API (list, push to and disconnect every
+// client), so it is closed by default:
+//  - with rest_options::bearer_token set, any peer that sends the token;
+//  - without a token, loopback peers only (127.0.0.0/8, ::1, and IPv4 loopback
+//    mapped into IPv6); every other peer gets 403, even when the server
+//    listens on 0.0.0.0;
+//  - allow_unauthenticated_remote = true opens it, without a token, to every
+//    peer that reaches the port: only for a port that is private by other
+//    means (a firewall, an authenticating proxy in front).
 #include <cstddef>
 #include <optional>
+#include <system_error>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <simdjson.h>
+
+#include <asio/ip/address.hpp>
 
 #include <wsx/detail/json.hpp>
 #include <wsx/http/message.hpp>
@@ -48,8 +61,14 @@ namespace wsx {
 
 struct rest_options {
     std::string prefix = "/api/connections";
-    // When set, every request needs "Authorization: Bearer <token>" (else 401).
+    // When set, every request needs "Authorization: Bearer <token>" (else
+    // 401), from whichever peer it comes.
     std::string bearer_token{};
+    // Without a bearer token the API answers loopback peers only, and 403 to
+    // the others. true serves every peer that reaches the port, with no
+    // authentication at all: say so only when the port is private by other
+    // means. Ignored when bearer_token is set.
+    bool allow_unauthenticated_remote = false;
     // Largest JSON body accepted (the message to push); over it: 413.
     std::size_t max_body_size = 64 * 1024;
 };
@@ -167,21 +186,56 @@ inline bool same_secret(std::string_view a, std::string_view b) noexcept {
     return diff == 0;
 }
 
+// True for a loopback peer: 127.0.0.0/8, ::1, or an IPv4 loopback address
+// mapped into IPv6 (::ffff:127.0.0.1, what a dual-stack socket reports). An
+// empty or unparsable address is not loopback: unknown peers stay outside.
+inline bool is_loopback_address(std::string_view text) {
+    std::error_code ec;
+    const asio::ip::address a = asio::ip::make_address(std::string{text}, ec);
+    if (ec) return false;
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
+    return a.is_loopback();
+}
+
+// Who may use an admin route (the REST hook; any route that exposes or
+// controls the server): with `token`, whoever sends it as a bearer token;
+// without, loopback peers, or everyone when allow_unauthenticated_remote.
+// Writes the refusal (401 or 403, JSON) and returns false when the request may
+// not go on.
+inline bool admit_admin_request(const http::request& req, http::response& res, std::string_view token,
+                                bool allow_unauthenticated_remote) {
+    if (!token.empty()) {
+        const std::string_view auth = req.headers.get("Authorization");
+        constexpr std::string_view scheme = "Bearer ";
+        if (auth.size() <= scheme.size() || !http::iequals(auth.substr(0, scheme.size()), scheme)) {
+            // RFC 6750 section 3.1: no error code when no credentials came.
+            res.headers.set("WWW-Authenticate", R"(Bearer realm="wsx")");
+            json_error(res, 401, "bearer token required");
+            return false;
+        }
+        if (!same_secret(auth.substr(scheme.size()), token)) {
+            res.headers.set("WWW-Authenticate", R"(Bearer realm="wsx", error="invalid_token")");
+            json_error(res, 401, "wrong bearer token");
+            return false;
+        }
+        return true;
+    }
+    if (allow_unauthenticated_remote || is_loopback_address(req.remote_address)) return true;
+    json_error(res, 403,
+               "this admin API has no bearer token, so it answers loopback clients only; set "
+               "rest_options::bearer_token (and send Authorization: Bearer <token>), or set "
+               "rest_options::allow_unauthenticated_remote to serve every peer without authentication");
+    return false;
+}
+
 class rest_handler {
 public:
     rest_handler(registry& reg, rest_options options) : reg_(reg), options_(std::move(options)) {}
 
     void operator()(const http::request& req, http::response& res) const {
-        if (!options_.bearer_token.empty()) {
-            if (const auto token = bearer_token(req); !token) {
-                // RFC 6750 section 3.1: no error code when no credentials came.
-                res.headers.set("WWW-Authenticate", R"(Bearer realm="wsx")");
-                return json_error(res, 401, "bearer token required");
-            } else if (!same_secret(*token, options_.bearer_token)) {
-                res.headers.set("WWW-Authenticate", R"(Bearer realm="wsx", error="invalid_token")");
-                return json_error(res, 401, "wrong bearer token");
-            }
-        }
+        if (!admit_admin_request(req, res, options_.bearer_token, options_.allow_unauthenticated_remote))
+            return;
         std::string_view rest = req.path().substr(options_.prefix.size());
         if (rest.empty() || rest == "/") return collection(req, res);
         rest.remove_prefix(1);
@@ -196,16 +250,6 @@ public:
     }
 
 private:
-    // The token of an "Authorization: Bearer <token>" header; nothing when
-    // the request carries no bearer credentials.
-    static std::optional<std::string_view> bearer_token(const http::request& req) {
-        const std::string_view auth = req.headers.get("Authorization");
-        constexpr std::string_view scheme = "Bearer ";
-        if (auth.size() <= scheme.size() || !http::iequals(auth.substr(0, scheme.size()), scheme))
-            return std::nullopt;
-        return auth.substr(scheme.size());
-    }
-
     static bool method_is(const http::request& req, std::string_view m) {
         return req.method == m || (m == "GET" && req.method == "HEAD");
     }
@@ -279,7 +323,9 @@ private:
 } // namespace detail
 
 // Serves the REST API for `reg` under options.prefix on `server` (any
-// basic_server). The registry must outlive the server.
+// basic_server). The registry must outlive the server. Without
+// options.bearer_token it answers loopback peers only (see the top of this
+// file), unless options.allow_unauthenticated_remote.
 template <class Server>
 void mount_rest(Server& server, registry& reg, rest_options options = {}) {
     while (options.prefix.size() > 1 && options.prefix.ends_with('/')) options.prefix.pop_back();

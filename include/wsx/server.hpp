@@ -213,6 +213,9 @@ private:
             return false;
         }
         if (const http_handler* h = routes_.find_http(path)) {
+            // Routes may decide by peer (the REST hook serves only loopback
+            // peers unless it has a token).
+            req.remote_address = stream_.remote_endpoint().address().to_string();
             http::response res;
             try {
                 (*h)(req, res);

@@ -4,8 +4,8 @@
 //
 // The test holds a memory_transport::pipe: it feeds the bytes the connection
 // will read, collects what the connection wrote, closes the far end, limits how
-// many bytes a write may take (a slow reader), and makes the Nth I/O operation
-// fail.
+// many bytes a write may take (a slow reader), makes the Nth I/O operation
+// fail, and chooses the remote endpoint the stream reports.
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -42,6 +42,9 @@ struct memory_transport {
         int operations = 0;
         std::size_t write_calls = 0;     // how many times bytes were written (syscalls, for a socket)
         std::vector<const void*> written_from;  // start of every buffer a write took bytes from
+        // What remote_endpoint() reports: any address a test needs to play
+        // (a documentation address by default; no traffic ever goes there).
+        asio::ip::tcp::endpoint remote{asio::ip::make_address("192.0.2.1"), 40000};
         std::function<void(std::error_code)> read_waiter;
         std::function<void()> write_waiter;
 
@@ -156,9 +159,7 @@ struct memory_transport {
                 });
         }
 
-        asio::ip::tcp::endpoint remote_endpoint() const {
-            return {asio::ip::make_address("192.0.2.1"), 40000};
-        }
+        asio::ip::tcp::endpoint remote_endpoint() const { return p_->remote; }
 
     private:
         template <class Handler>

@@ -16,6 +16,11 @@ struct request {
     int version_minor = 1; // HTTP/1.x
     fields headers;
     std::string body;
+    // The peer's IP address as text ("127.0.0.1", "::1", "::ffff:10.0.0.5"),
+    // without the port. Not on the wire: the server fills it in before an
+    // HTTP route runs; empty when the transport could not tell (and in a
+    // request that was only parsed).
+    std::string remote_address;
 
     // The target up to '?'.
     std::string_view path() const noexcept {
