@@ -919,6 +919,7 @@ TEST_CASE("client: an exception from on_close goes to client_options::log", "[cl
     CHECK(std::get<0>(lines[0]) == wsx::log_level::error);
     CHECK(std::get<1>(lines[0]) == "websocket");
     CHECK(std::get<2>(lines[0]).find("on_close failed on purpose") != std::string::npos);
+}
 
 // ---- completion tokens that launch the operation later -------------------------------
 
