@@ -41,6 +41,7 @@
 #include <wsx/detail/worker.hpp>
 #include <wsx/endpoint.hpp>
 #include <wsx/error.hpp>
+#include <wsx/log.hpp>
 #include <wsx/message.hpp>
 #include <wsx/options.hpp>
 #include <wsx/prepared_message.hpp>
@@ -162,6 +163,9 @@ public:
             throw std::invalid_argument("wsx::connection::close: reason must be valid UTF-8");
         if (state() == connection_state::closed) return;
         if (on_own_thread()) return start_close(code, reason);
+        // Nothing is accepted after a close, from any thread; what was
+        // accepted before it still goes out first.
+        accepting_.store(false, std::memory_order_relaxed);
         push(detail::outgoing_frame::of_close(code, reason));
     }
 
@@ -748,7 +752,8 @@ private:
         if (!error_) error_ = close_received_ ? make_error_code(error::closed) : ec;
         set_state(connection_state::closed);
         accepting_.store(false, std::memory_order_relaxed);
-        if (detail::worker* w = owner()) w->unlink(this);
+        detail::worker* w = owner();  // kept: on_close may throw, and its worker logs it
+        if (w) w->unlink(this);
         io_close();
         outbox_.clear();
         assembler_.reset();
@@ -760,23 +765,36 @@ private:
         if (endpoint_->on_close) {
             try {
                 endpoint_->on_close(*this, code, close_reason_);
+            } catch (const std::exception& e) {
+                // The connection is gone already; nothing left to fail, but say so.
+                log(w, "on_close threw: " + std::string{e.what()});
             } catch (...) {
-                // The connection is gone already; nothing left to fail.
+                log(w, "on_close threw a non-standard exception");
             }
         }
     }
 
     // A handler that throws fails its own connection with 1011 and nothing
-    // else: the I/O thread and the other connections carry on.
+    // else: the I/O thread and the other connections carry on. The log hook
+    // says what was thrown; the peer learns only "internal error".
     template <class F>
     void guarded(F&& f) {
         try {
             f();
-        } catch (const std::exception&) {
+        } catch (const std::exception& e) {
+            log(owner(), "a handler threw: " + std::string{e.what()} + "; closing with 1011");
             fail(close_code::internal_error, "internal error");
         } catch (...) {
+            log(owner(), "a handler threw a non-standard exception; closing with 1011");
             fail(close_code::internal_error, "internal error");
         }
+    }
+
+    // Through the worker's hook (server_options::log, client_options::log), or
+    // default_log once the connection has left its worker.
+    void log(detail::worker* w, std::string_view message) const noexcept {
+        if (w) w->log(log_level::error, "websocket", message);
+        else detail::dispatch_log(nullptr, log_level::error, "websocket", message);
     }
 
     void set_state(connection_state s) noexcept { state_.store(s, std::memory_order_relaxed); }
