@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // backplane_bench: cross-instance broadcast through the Redis backplane
 // (wsx/backplane/redis.hpp). Starts redis-server on a free loopback port, two
 // instances in this process (A: a registry and its backplane; B: a wsx::server,

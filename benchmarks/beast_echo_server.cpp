@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // beast_echo_server: the Boost.Beast peer of the benchmark suite, written the
 // way Beast's documentation writes an asynchronous WebSocket server: a
 // listener that accepts each socket onto its own strand, one session object

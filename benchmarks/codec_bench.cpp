@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Codec micro-benchmarks (Google Benchmark): the sans-I/O pieces a message
 // goes through, measured without a socket.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx_loadgen: a single-threaded epoll WebSocket load generator for the
 // benchmark suite (benchmarks/run.sh). It speaks RFC 6455 as a client: every
 // frame it sends is masked (§5.3) with a per-frame key; the frames are encoded

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // raw_echo_server: the physical limit for the benchmark suite. One thread, one
 // epoll set, no WebSocket framing at all: it answers the opening handshake
 // (RFC 6455 §4.2.2, so the load generator can treat it like any server), then

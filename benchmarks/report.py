@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """Turns a benchmark run (benchmarks/run.sh) into markdown tables.
 
     report.py RESULTS_DIR

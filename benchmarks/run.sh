@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # The wsx benchmark suite, in one command: builds everything (Release), pins
 # each echo server to one core and the load generator to another, runs
 # interleaved rounds of every scenario against wsx, Boost.Beast, websocketpp

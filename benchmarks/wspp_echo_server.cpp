@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wspp_echo_server: the websocketpp peer of the benchmark suite, in
 // websocketpp's own style: a server endpoint of the stock asio (no TLS)
 // config on standalone Asio, handlers bound to free functions or a small

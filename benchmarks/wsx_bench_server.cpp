@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx_bench_server: the wsx side of the benchmark suite, on one I/O thread.
 //
 //   wsx_bench_server [--port P] [--mode echo|broadcast|broadcast-list|cross-thread]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # FindAsio: locates standalone (non-Boost) Asio, which is header-only.
 #
 # Debian's libasio-dev and several other distributions ship no CMake package

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Installs the Debian/Ubuntu packages wsx needs that are missing.
 #   cmake/install_deps.sh [build|test]    (default: build)
 # build: what compiling wsx and its examples needs.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # wsx_install_pkgconfig(): generates and installs wsx.pc, and wsx-tls.pc /
 # wsx-deflate.pc / wsx-redis.pc for the components this build has, from cmake/wsx.pc.in.
 #

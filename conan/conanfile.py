@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # Conan 2 recipe for wsx, a header-only C++20 WebSocket library on standalone Asio.
 #
 # From a checkout (the recipe exports the sources of this repository):

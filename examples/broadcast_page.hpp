@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // The page examples/broadcast_server serves at "/": a chat between browser
 // tabs over /ws, and the live connection list from the REST hook.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A chat room for browser tabs, with a REST API to list and reach them.
 //   broadcast_server [--host 0.0.0.0] [--port 9001] [--threads 1] [--token SECRET]
 //                    [--redis HOST:PORT]   (when built with wsx::redis)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A WebSocket echo server: every message on "/" comes back unchanged.
 //   echo_server [--host 0.0.0.0] [--port 9001] [--threads 1]
 //               [--deflate | --deflate-no-context-takeover]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Installs what is missing, builds an example and starts it.
 #   examples/run.sh [example] [example options...]
 #   examples/run.sh                          # the broadcast example on port 9001

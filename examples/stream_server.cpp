@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Streams sensor readings to every client that asks, pacing itself on the
 // connection's buffer so memory stays flat however slowly a client reads.
 //   stream_server [--host 0.0.0.0] [--port 9001] [--threads 1]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A WebSocket echo server over TLS: every message on "/" comes back unchanged.
 //   tls_echo_server --cert chain.pem --key key.pem [--host 0.0.0.0] [--port 9443] [--threads 1]
 // The chain is PEM, the server certificate first; the key is PEM, unencrypted.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx_cat: a websocat-like client. Sends each line of stdin as a message and
 // prints each message that arrives on its own line. At the end of stdin it
 // closes (1000); it exits when the connection has closed, saying how on stderr:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx::basic_client over plain TCP: against wsx's own server on loopback
 // (pull style, handlers, coroutines, close codes both ways, many clients on one
 // io_context), and against a scripted fake server on the client's io_context

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx/deflate.hpp: the one call that turns permessage-deflate (RFC 7692) on. Without it
 // deflate_options has no codec and nothing is offered or accepted; with it the codec is
 // zlib's and the preferences given are kept. End-to-end use (a server and a client that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx::endpoint and wsx::upgrade_context (endpoint.hpp): the endpoint is a
 // plain aggregate of handlers and settings, so this checks its defaults and
 // designated initialization; upgrade_context is tested for what it exposes of

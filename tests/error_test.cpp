@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx::error (error.hpp): the fixed numbering of every enumerator, its
 // std::error_code conversion in the "wsx" category, distinct messages, and the
 // fallback message for values wsx does not define.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx/log.hpp: the line format, the per-category rate limiter (driven by an
 // injected clock: no sleeping), the default logger's level filter and
 // "suppressed K lines" report, a hook that throws, and the worker's way to

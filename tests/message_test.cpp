@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx::message (message.hpp): the accessors on text, binary, empty and
 // streamed (final = false) messages, data() viewing the very same bytes as
 // text(), and constexpr use.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx options (options.hpp): every default that README.md's "Options and
 // limits" table documents, the other defaults of server_options,
 // connection_options and deflate_options, and that all three stay aggregates

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx::prepared_message (prepared_message.hpp): the encoded server frame
 // (unmasked, FIN, opcode, minimal length encoding) at the 7/16/64-bit length
 // boundaries, payload(), type(), valid_text(), copies sharing one frame, and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Loopback tests of wsx::mount_rest (include/wsx/rest.hpp) over a registry and
 // the broadcast endpoint, wired as examples/broadcast_server wires them: the
 // JSON listing and its fields, pushes to one client and to all, DELETE, every

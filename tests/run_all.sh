@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Installs what is missing (Debian/Ubuntu), builds wsx with every test, and
 # runs them: once in a normal build, once under AddressSanitizer and
 # UndefinedBehaviorSanitizer; then the libFuzzer targets for a bounded time

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Loopback integration tests of wsx::basic_server over real sockets: HTTP
 // routing and error answers, the upgrade hook, subprotocols, keep-alive, the
 // handshake deadline, the WebSocket data path, closing, stop(), idle pings,

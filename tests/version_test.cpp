@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx version macros (version.hpp): WSX_VERSION_STRING is
 // "MAJOR.MINOR.PATCH" built from the three numeric macros, and equals the
 // CMake project version passed in as WSX_PROJECT_VERSION_STRING.

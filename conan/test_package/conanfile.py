@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # Conan's test of the wsx package: builds and runs test_package.cpp against it.
 #   conan create conan              (runs this after packaging)
 #   conan test conan/test_package wsx/<version>

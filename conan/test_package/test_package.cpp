@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The smallest use of the packaged wsx: its sans-I/O core (no socket), the
 // version, and the optional parts when the package has them.
 #include <wsx/http/handshake.hpp>

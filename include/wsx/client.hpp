@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx::basic_client<Transport>: connects to a ws:// (wsx::client) or wss://
 // (wsx::tls_client, with <wsx/transport/tls.hpp>) URL, performs the opening

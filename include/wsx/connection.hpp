@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx::connection — one open WebSocket connection, as handlers see it — and
 // basic_connection<Transport>, which moves its bytes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Opt-in permessage-deflate (RFC 7692) for wsx servers and clients. This header needs zlib:
 // link wsx::deflate. Nothing else in wsx does.

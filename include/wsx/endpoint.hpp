@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx::endpoint: the behaviour of one WebSocket path, as a set of handlers.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Ready-made endpoint behaviours.
 #include <string>

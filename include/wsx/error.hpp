@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx's run-time errors: a std::error_code enum and its category.
 //

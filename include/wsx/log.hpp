@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // One hook for the failures wsx handles by itself and would otherwise swallow:
 // an HTTP handler that throws (answered 500), accept() failing (out of file

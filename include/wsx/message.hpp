@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx::message: a received WebSocket message as handed to on_message.
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Limits and timeouts. Every field has a safe default; change what you need
 // with designated initializers: wsx::server srv({.port = 9001, .threads = 2}).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx::prepared_message: a message encoded once into an immutable frame that
 // many connections can queue by reference (broadcast without a copy per

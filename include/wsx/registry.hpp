@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx::registry — the live connections of one or more endpoints: lookup by id,
 // sends to one connection, to a user, to a group, or to everyone.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx::mount_rest — a small admin API over a registry, beside the WebSocket
 // endpoints on the same port (JSON in and out; bodies parsed with simdjson).

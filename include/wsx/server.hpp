@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx::basic_server<Transport>: accepts connections, reads each HTTP request
 // under the handshake deadline, and routes it to a WebSocket endpoint (upgrade)

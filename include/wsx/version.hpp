@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // The one place the wsx version is written; CMakeLists.txt reads it from here.
 #define WSX_VERSION_MAJOR 0

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // The umbrella header: everything for plain ws:// servers and clients.
 // TLS (wsx/transport/tls.hpp) and permessage-deflate stay opt-in.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Reconnection backoff (include/wsx/backplane/backoff.hpp): exponential,
 // capped, jittered within [base/2, base], reset after a success.
 #include <wsx/backplane/backoff.hpp>

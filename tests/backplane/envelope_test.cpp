@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The backplane envelope codec (include/wsx/backplane/envelope.hpp), without
 // sockets: exact bytes, round trips of every kind, and input that is cut,
 // padded, corrupted or random rejected without reading out of bounds.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // What an instance knows of its peers (include/wsx/backplane/peer_table.hpp):
 // sequence gaps counted as missed, restarts, liveness by heartbeats, the
 // cluster-wide connection count, and forgetting old origins.

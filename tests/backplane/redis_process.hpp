@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // A redis-server child process for the backplane tests and benchmark: started
 // on a free loopback port with persistence off, killed with SIGKILL (a crash,

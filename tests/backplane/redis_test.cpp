@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The Redis backplane (include/wsx/backplane/redis.hpp) end to end: a real
 // redis-server on a free loopback port, two instances in this process (each a
 // wsx::server with a registry, the REST hook and a backplane, on its own port)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The hiredis handles (include/wsx/backplane/resp.hpp), without a server:
 // binary-safe commands, replies fed in pieces, pub/sub pushes, errors, and
 // input that is not RESP.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """Checks conan/conanfile.py and conan/test_package/conanfile.py without Conan
 (which cannot be installed here).
 

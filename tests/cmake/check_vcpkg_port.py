@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """Checks ports/vcpkg/wsx without vcpkg (which cannot be installed here).
 
   check_vcpkg_port.py <wsx source dir>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # wsx_add_header_check(): proves every header under include/wsx/ is
 # self-contained (style point 5; Beast's tests start the same way), and that
 # none leaks std::chrono_literals into a user's `using namespace wsx;`. One

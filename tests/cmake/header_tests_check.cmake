@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # The test `header_tests_check`: every public header has a test of its own, where a
 # reader looks for it (style point 8: tests mirror headers one to one).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # Installs wsx into a fresh prefix and checks what landed there (cmake -P).
 #
 #   -DBUILD_DIR=<a configured wsx build tree>      install that tree, or

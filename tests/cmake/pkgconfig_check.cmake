@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # Uses the installed wsx through pkg-config, as the README shows (cmake -P):
 #   PKG_CONFIG_PATH=<prefix>/share/pkgconfig
 #   c++ -std=c++20 main.cpp $(pkg-config --cflags --libs wsx) -o echo_check && ./echo_check

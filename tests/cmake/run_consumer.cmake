@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # Configures, builds and runs a consumer project (cmake -P), as its user would.
 #
 #   -DSOURCE_DIR=<project> -DBINARY_DIR=<fresh build dir>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # Runs ports/vcpkg/wsx/portfile.cmake without vcpkg (cmake -P), with
 # stand-ins for the vcpkg_* helpers it calls that do what vcpkg would do:
 # configure this source tree with vcpkg's usual arguments, install it into a

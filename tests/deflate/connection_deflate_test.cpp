@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // permessage-deflate in the connection (include/wsx/connection.hpp, prepared_message.hpp),
 // over the in-memory transport: what goes out compressed, what never is, the memory the
 // codec holds, broadcast frames compressed once, and the limits on what comes in.

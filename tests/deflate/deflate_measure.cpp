@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Measures what permessage-deflate costs, in one run (not a test: it prints figures).
 //
 //   deflate_measure [connections=200] [messages=4000]

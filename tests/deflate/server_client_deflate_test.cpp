@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // permessage-deflate end to end over loopback TCP: wsx's server negotiates it in the 101
 // (include/wsx/server.hpp), wsx's client offers it and checks the answer
 // (include/wsx/client.hpp), and messages flow compressed both ways.

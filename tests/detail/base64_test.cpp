@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "wsx/detail/base64.hpp"
 
 #include "catch.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx::detail::completion: the client's type-erased completion handler. What
 // Asio asks of an operation's handler, and what the header promises: it runs
 // once, never inside complete(), on the handler's associated executor (the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include <wsx/detail/out_queue.hpp>
 
 #include <asio/buffer.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx::detail random bytes: client mask keys must be unpredictable (RFC 6455
 // §5.3), connection ids must not repeat, and the pool that serves them is one
 // per thread (no lock, no shared state between I/O threads).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx::detail::worker_service: the clients of one io_context share one worker
 // (read buffer, cork buffer, sweep timer), made on first use from any thread,
 // and destroyed when the io_context shuts down, which detaches and force-closes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // libFuzzer target: the Redis backplane's envelope codec (wsx/backplane/envelope.hpp),
 // which decodes whatever anyone publishes on the cluster's channel.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // FUZZ_CHECK(cond): an invariant of a fuzz target. A violation prints the
 // condition and aborts, which libFuzzer reports as a crash and saves the input

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // libFuzzer target: wsx::protocol::parse_close_payload and encode_close_payload.
 //
 //  - The input, as a Close frame body, is parsed (copied to an exact-size heap buffer).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // libFuzzer target: wsx::http::request_parser, then the WebSocket handshake checks.
 //
 // The input is the raw request bytes. It is parsed whole, byte by byte, and in pieces

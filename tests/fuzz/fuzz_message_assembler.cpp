@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // libFuzzer target: wsx::protocol::message_assembler fed an arbitrary byte stream.
 //
 // Input layout:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // libFuzzer target: wsx::protocol::message_assembler with the zlib inflater set
 // (permessage-deflate negotiated, RSV1 allowed on the first frame of a data message).
 // The driver and the input layout are those of fuzz_message_assembler.cpp; in addition,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // libFuzzer target: wsx::detail::read_message (the JSON body reader of the REST admin API,
 // simdjson) on an http::request whose body is the input.
 //

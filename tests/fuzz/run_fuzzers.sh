@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Builds the wsx libFuzzer targets with clang in build-fuzz and runs each one on its seed
 # corpus for the given number of seconds (default 60). Exits non-zero if any target
 # crashes, leaks, times out or fails an invariant. Crash inputs land in

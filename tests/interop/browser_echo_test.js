@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Interop: headless Chromium's own WebSocket against wsx's echo example. Run by
 // browser_test.sh, which starts the server and passes its URL and process id:
 //   node browser_echo_test.js ws://127.0.0.1:PORT/ PID

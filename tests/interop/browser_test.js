@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Interop: headless Chromium on the page examples/broadcast_server serves, in
 // two tabs. Run by browser_test.sh, which starts the server and passes its URL:
 //   node browser_test.js http://127.0.0.1:PORT/

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Interop: headless Chromium, driven with the npm package playwright-core,
 #  - against wsx's broadcast example: the page it serves at "/" in two tabs (chat
 #    between them, the live connection list from the REST hook; browser_test.js);

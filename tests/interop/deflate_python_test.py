@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSL-1.0
 """Interop: permessage-deflate (RFC 7692) between Debian's python3-websockets and
 wsx's echo example started with --deflate (and --deflate-no-context-takeover).
 

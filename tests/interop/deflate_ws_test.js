@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: BSL-1.0
 // Interop: permessage-deflate (RFC 7692) between the npm `ws` package and wsx's echo
 // example started with --deflate (and --deflate-no-context-takeover).
 //

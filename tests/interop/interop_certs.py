@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """Test certificates for the TLS interop tests, made with the openssl CLI in a
 temporary directory: a CA and a server certificate for localhost/127.0.0.1."""
 import os

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // What the Node.js interop tests share: the check counter and starting and
 // stopping a wsx example (interop_helpers.py is the Python counterpart).
 'use strict';

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """Helpers shared by the Python interop tests: the pass/fail counter, frames
 encoded by hand, pings whose pongs are checked, and starting and stopping a
 wsx example (the Python side of interop_helpers.js)."""

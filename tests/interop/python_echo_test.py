@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSL-1.0
 """Interop: Debian's python3-websockets client against wsx's echo example.
 
 Usage: python_echo_test.py <path to echo_server>

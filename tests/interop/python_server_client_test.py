@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSL-1.0
 """Interop: wsx's client (examples/wsx_cat) against Debian's python3-websockets
 server, over ws:// and, with --tls, wss://.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSL-1.0
 """Interop: Python's ssl module with Debian's python3-websockets as the client,
 against wsx's TLS echo example (examples/tls_echo_server).
 

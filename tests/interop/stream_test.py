@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSL-1.0
 """The stream example sends 1,000,000 readings to a slow client while the
 server's memory stays flat, then a fragmented JSON array to another client.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: BSL-1.0
 // Interop: the npm `ws` package (a client we did not write) against wsx's echo
 // and broadcast examples, without compression (deflate_ws_test.js covers RFC 7692).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Issue #14: max_buffered_bytes holds for sends made from ANY thread, however
 // busy the connection's I/O thread is. Over real loopback sockets, against the
 // public API only:

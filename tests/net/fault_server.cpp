@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The server that tests/net/fault_test.cpp puts under load, in a process of
 // its own: ten thousand loopback connections need a descriptor at each end,
 // and the two ends together would not fit under one process's RLIMIT_NOFILE.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Fault and load tests of wsx::server (issue #8), bounded in count and time and
 // over loopback only: ten thousand concurrent connections; clients that vanish
 // mid-handshake, mid-frame and mid-close; slow-loris handshakes; half-open

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx/protocol/compression.hpp: the zlib-free seam between the protocol layer and a
 // permessage-deflate codec (RFC 7692). This test links no zlib: it checks the defaults the
 // header gives (those of RFC 7692 §7.1), and drives the message assembler with fake codecs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Include this first, before any Asio header, in a test that uses co_await.
 //

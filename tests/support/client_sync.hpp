@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Blocking wrappers over wsx::basic_client's asynchronous API, for tests that
 // are not about the completion styles: each starts the operation, runs the

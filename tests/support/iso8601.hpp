@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Checks on the timestamps wsx writes (wsx::detail::iso8601_now and
 // iso8601_utc: the endpoints' JSON events, the REST listing).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // A small blocking test client over a real loopback TCP socket.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Open server-side connections over the in-memory transport, for tests of the
 // layers above the connection (registry, endpoints, REST) without sockets.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // An in-memory transport that models wsx::transport::policy, so every path of
 // the connection (including its error paths) runs without sockets.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // A blocking HTTP/1.1 client for the REST tests, over one keep-alive loopback
 // connection (tests/support/loopback_client.hpp does the socket work and the

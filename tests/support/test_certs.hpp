@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Certificates for the TLS tests, made at test time with OpenSSL's C API (no
 // private key is committed): a CA, a second CA nobody trusts, and leaf

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx::transport::stream and wsx::transport::policy: the stock transports and
 // a transport written from the header's list model them, and a transport that
 // lacks any one member, or gets a result type wrong, is refused. The server,

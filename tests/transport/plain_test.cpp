@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx::transport::plain over a connected loopback socket pair: the stream side
 // is the transport under test, the peer is a plain Asio socket.
 #include "wsx/transport/plain.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // wsx::transport::tls: contexts, the stream's read path and shutdown, and
 // wsx::tls_client against wsx::tls_server over loopback (data, ping/pong,
 // close codes, certificate checks, mutual TLS, deadlines). Certificates are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx::backplane::backoff: how long to wait before the next reconnection
 // attempt. Exponential (each failure doubles the base delay, from `initial` up

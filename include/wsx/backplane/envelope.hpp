@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx::backplane::envelope: what one instance of a cluster tells the others
 // through a backplane, and its binary encoding. Sans-I/O: bytes in, bytes out;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx::backplane::peer_table: what an instance knows about the other instances
 // of its cluster, from the envelopes it receives. Sans-I/O: the caller passes

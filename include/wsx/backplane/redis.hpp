@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // wsx::backplane::redis: scale-out through Redis pub/sub. Several instances of
 // a server, each with its own wsx::registry, share one Redis; every registry

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // RESP (the Redis protocol) for wsx's Redis backplane, through hiredis: its
 // command formatter and its incremental reply reader, with owning C++ handles.

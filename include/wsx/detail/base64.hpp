@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Base64 with the standard alphabet and padding (RFC 4648 §4). The WebSocket
 // handshake uses it for Sec-WebSocket-Key and Sec-WebSocket-Accept (RFC 6455 §4.1,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // detail::completion<Args...>: a move-only, type-erased Asio completion handler
 // for the signature void(Args...), so that the client can queue handlers of any

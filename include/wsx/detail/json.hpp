@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // The little JSON wsx writes itself (event messages, REST answers): string
 // escaping per RFC 8259 §7 and ISO 8601 UTC timestamps. Parsing uses simdjson.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // How one connection turns what it sends into frames, sans-I/O: masked with a
 // fresh key per frame when it is the client (RFC 6455 §5.3), and, where

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // A connection's outgoing bytes that the socket has not taken yet.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // A connection's outgoing path, sans-I/O: admission against max_buffered_bytes,
 // the inbox of frames sent from other threads, the queue of bytes the socket

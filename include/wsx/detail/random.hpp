@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Unpredictable bytes for client mask keys (RFC 6455 §5.3 asks for a strong
 // source of entropy) and connection ids. Bytes come from the kernel's CSPRNG

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // SHA-1 (FIPS 180-4 §6.1). It serves only the Sec-WebSocket-Accept computation of
 // RFC 6455 §4.2.2, where it is a fixed transform, not a security primitive: do not

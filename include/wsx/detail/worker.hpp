@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // One I/O thread's shared state. Every connection is pinned to one worker, so
 // what lives here is used by one thread at a time and needs no lock:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // One detail::worker per io_context for the clients that run on it, kept as an
 // Asio execution_context service: 10,000 clients on one io_context share one

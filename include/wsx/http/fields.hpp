@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // HTTP header fields (RFC 7230 §3.2): an ordered list of name/value lines with
 // case-insensitive name lookup. Names keep the case they were received or added with,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // The WebSocket opening handshake (RFC 6455 §4): validating the client's upgrade
 // request and building the server's answer, and the client's side of the same.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // HTTP/1.x messages (RFC 7230 §3) and their wire form. The writer appends to a buffer
 // the caller owns, so the connection can cork a response with whatever follows it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Incremental HTTP/1.1 message parsers (RFC 7230 §3), sans-I/O: feed them bytes as they
 // arrive, in pieces of any size, and they say how many bytes the message used.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // permessage-deflate negotiation (RFC 7692 §5, §7.1) over the Sec-WebSocket-Extensions
 // header (RFC 6455 §9.1): parsing offers and responses, choosing what to accept, writing

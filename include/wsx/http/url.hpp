@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // WebSocket and HTTP URLs (RFC 6455 §3, RFC 3986) as the client needs them to connect,
 // and query-string decoding (application/x-www-form-urlencoded) for the REST hook.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Close status codes (RFC 6455 §7.4) and the Close frame body (§5.5.1): a 2-byte big-endian
 // code followed by an optional UTF-8 reason, or nothing at all.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // The seam between the protocol and connection layers and a permessage-deflate codec
 // (RFC 7692), free of zlib.

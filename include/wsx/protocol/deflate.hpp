@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // The permessage-deflate codec (RFC 7692 §7.2) on zlib's raw DEFLATE, sans-I/O.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // The base framing header (RFC 6455 §5.2):
 //

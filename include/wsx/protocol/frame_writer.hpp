@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Serialises frames into a caller-owned output buffer (sans-I/O: the caller writes the bytes).
 // Appending lets a connection cork several frames into one buffer and one write.

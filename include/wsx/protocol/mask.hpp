@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Client-to-server masking (RFC 6455 §5.3): octet i of the payload is XORed with octet
 // (i mod 4) of the masking key. The same operation masks and unmasks.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // The incremental receive side of RFC 6455: bytes in, events out (sans-I/O).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Frame opcodes (RFC 6455 §5.2, §11.8). The opcode is 4 bits on the wire; values not
 // listed here are reserved and a frame carrying one fails the connection (§5.2).

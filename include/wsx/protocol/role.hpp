@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // Which end of a WebSocket connection we are. The role decides the masking rules
 // (RFC 6455 §5.1, §5.3): a client masks every frame it sends, a server masks none, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // UTF-8 validation for text messages and close reasons (RFC 6455 §5.6, §8.1; RFC 3629).
 //

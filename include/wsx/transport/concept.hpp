@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // The transport concept: the few operations a connection needs from a byte
 // stream. wsx ships two models (plain.hpp, tls.hpp); a test transport or a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #pragma once
 // TLS transport (wss://): asio::ssl::stream over TCP, target wsx::tls.
 //

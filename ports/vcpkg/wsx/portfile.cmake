@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # vcpkg port of wsx, a header-only C++20 WebSocket library on standalone Asio.
 #   vcpkg install wsx[tls,deflate] --overlay-ports=<wsx checkout>/ports/vcpkg
 # Header-only: one release configuration, nothing under debug/ or lib/.

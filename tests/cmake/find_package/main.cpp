@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // A program that uses an installed (or add_subdirectory'd) wsx the way a user
 // would: a wsx::server with the echo endpoint on a free port, on its own
 // thread, and a client on a raw Asio socket that does the opening handshake

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Compiles wsx/transport/tls.hpp through the installed wsx::tls target and
 // links OpenSSL through it: creating an SSL context calls into libssl.
 #include <wsx/transport/concept.hpp>
