@@ -232,6 +232,17 @@ const std::set<std::string> summary_fields{"id",       "remote",    "path",     
                                            "connected_at", "messages_in", "messages_out", "bytes_in",
                                            "bytes_out",    "buffered_bytes", "groups"};
 
+// Every route of the REST hook under `api` (and one that does not exist), as
+// (method, target): for the checks that must hold on all of them.
+std::vector<std::pair<std::string, std::string>> every_route(const std::string& api, const std::string& id) {
+    return {{"GET", api},
+            {"GET", api + "/" + id},
+            {"POST", api + "/broadcast"},
+            {"POST", api + "/" + id + "/send"},
+            {"DELETE", api + "/" + id},
+            {"GET", api + "/no/such/route"}};
+}
+
 } // namespace
 
 // ---- listing ----------------------------------------------------------------------------
@@ -604,13 +615,7 @@ TEST_CASE("rest: a bearer token guards every route", "[rest][auth]") {
         rest_client http(f.port());
         for (const auto& [auth, challenge] : wrong) {
             INFO("header: " << auth);
-            for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
-                     {"GET", api},
-                     {"GET", api + "/" + a.id},
-                     {"POST", api + "/broadcast"},
-                     {"POST", api + "/" + a.id + "/send"},
-                     {"DELETE", api + "/" + a.id},
-                     {"GET", api + "/no/such/route"}}) {
+            for (const auto& [method, target] : every_route(api, a.id)) {
                 INFO(method << " " << target);
                 const auto res = http.call(method, target, method == "POST" ? message_body("x") : "", auth);
                 check_error(res, 401);
@@ -1173,7 +1178,7 @@ std::optional<wsx::http::response> ask_as(std::string_view peer, wsx::registry& 
     {
         wsx::detail::worker w(io, options.timer_resolution);
         auto session = std::make_shared<wsx::detail::http_session<wsx::test::memory_transport>>(
-            w, wsx::test::memory_transport::stream(pipe), routes.table, options);
+            w, wsx::test::memory_transport::stream(pipe), routes.table, options, nullptr);
         session->start();
         pipe->feed(wsx::test::http_request(method, target, body, extra_headers));
         wsx::test::run_until(io, [&] {
@@ -1235,13 +1240,7 @@ TEST_CASE("rest: without a token, loopback peers are served and every other peer
     SECTION("any other peer: 403 with a JSON error that says how to open it, on every route") {
         for (const char* peer : other_peers) {
             INFO("peer " << peer);
-            for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
-                     {"GET", api},
-                     {"GET", api + "/" + a.id},
-                     {"POST", api + "/broadcast"},
-                     {"POST", api + "/" + a.id + "/send"},
-                     {"DELETE", api + "/" + a.id},
-                     {"GET", api + "/no/such/route"}}) {
+            for (const auto& [method, target] : every_route(api, a.id)) {
                 INFO(method << " " << target);
                 const auto res =
                     ask_as(peer, f.reg, {}, method, target, method == "POST" ? message_body("x") : "");
