@@ -3,15 +3,18 @@
 // wsx::connection — one open WebSocket connection, as handlers see it — and
 // basic_connection<Transport>, which moves its bytes.
 //
-// The protocol rules live in the sans-I/O layer (protocol/); this class only
-// shuttles bytes between the transport and the message assembler, keeps the
-// outgoing queue, and runs the closing handshake and the deadlines. The logic
-// is not a template: only the few I/O primitives at the bottom depend on the
-// transport, which keeps compile times and binary size down.
+// The protocol rules live in the sans-I/O layers: the message assembler reads,
+// detail::message_encoder makes frames, detail::outbox admits, queues and
+// corks what goes out. This class only drives them: it moves bytes between
+// the transport and them, and runs the closing handshake and the deadlines.
+// The logic is not a template: only the few I/O primitives at the bottom
+// depend on the transport, which keeps compile times and binary size down.
 //
 // Threading: a connection is pinned to one I/O thread. Its handlers run there,
-// one at a time. send(), ping() and close() are safe from any thread (off that
-// thread they post); the other members are for the I/O thread (handlers), except
+// one at a time, never inside another connection's handler. send(), ping()
+// and close() are safe from any thread: off that thread a send is admitted
+// in the caller's thread and waits in the outbox's inbox, and one posted drain
+// takes a burst. The other members are for the I/O thread (handlers), except
 // where a comment says otherwise.
 #include <algorithm>
 #include <any>
