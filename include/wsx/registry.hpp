@@ -5,9 +5,10 @@
 //
 // Thread-safety: every member is safe from any thread. Sends never run with
 // the registry's lock held, so a handler may use the registry freely.
-// Broadcasts encode the frame once (wsx::prepared_message) and hand each I/O
-// thread one batch: the payload is never copied per client, and a connection
-// on the calling thread is written to at once.
+// Broadcasts encode the frame once (wsx::prepared_message): the payload is
+// never copied per client. Each recipient takes or refuses it in the caller's
+// thread (its max_buffered_bytes), and one posted drain per I/O thread writes
+// what waits in the recipients' inboxes; never a write inside the caller.
 //
 // Scale-out: with a cluster_link attached (a backplane such as
 // wsx/backplane/redis.hpp), every send also reaches the matching connections
