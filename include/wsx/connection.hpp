@@ -493,7 +493,7 @@ private:
     // Corrects a charge to the bytes actually encoded; returns them.
     std::size_t settle(std::size_t charged, std::size_t actual) noexcept {
         if (actual > charged) outbox_.charge(actual - charged);
-        else outbox_.refund(charged - actual);
+        else if (actual < charged) outbox_.refund(charged - actual);
         return actual;
     }
 
@@ -570,6 +570,7 @@ private:
         messages_out_.fetch_add(1, std::memory_order_relaxed);
         bytes_out_.fetch_add(payload_size, std::memory_order_relaxed);
     }
+
 
     // ---- output: frames from other threads ----------------------------------
     // The first frame into an empty inbox posts the drain; the rest ride on it.
