@@ -24,8 +24,6 @@ public:
     bool empty() const noexcept { return size_ == 0; }
     // Bytes queued and not yet written.
     std::size_t size() const noexcept { return size_; }
-    // Segments queued: what gather() would hand out, at most one buffer each.
-    std::size_t segments() const noexcept { return segments_.size() - head_; }
 
     // Appends owned bytes: `write(std::string&)` appends to a string that is
     // not being written, and the queue accounts for what it added.

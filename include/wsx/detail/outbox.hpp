@@ -109,7 +109,6 @@ public:
     void charge(std::size_t n) noexcept { accepted_.fetch_add(n, std::memory_order_relaxed); }
     void refund(std::size_t n) noexcept { accepted_.fetch_sub(n, std::memory_order_relaxed); }
     std::size_t accepted() const noexcept { return accepted_.load(std::memory_order_relaxed); }
-    std::size_t limit() const noexcept { return limit_; }
 
     // ---- the inbox: push from any thread, drain on the connection's --------
     // True when the inbox was empty: the caller posts one drain, and the
@@ -130,7 +129,6 @@ public:
     state current() const noexcept { return state_; }
     // Bytes appended and not yet written (the queue and the cork).
     std::size_t pending() const noexcept { return queue_.size() + corked_bytes().size(); }
-    std::size_t segments() const noexcept { return queue_.segments(); }
 
     // `encode(std::string&)` appends bytes to a string that is not being written.
     template <class Encode>
