@@ -14,21 +14,25 @@ bash cmake/install_deps.sh test
 
 jobs=$(nproc)
 
-echo "== build and test (RelWithDebInfo)"
+# Each stage says when it starts, in seconds since the run began, so a slow
+# CI run shows which stage grew.
+stage() { echo "== [$(printf '%4d' "$SECONDS") s] $*"; }
+
+stage "build and test (RelWithDebInfo)"
 cmake -S . -B build/ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build/ci -j "$jobs"
 ctest --test-dir build/ci --output-on-failure -j "$jobs"
 
-echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+stage "build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWSX_SANITIZE=address,undefined
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j "$jobs"
 
 fuzz_seconds=${WSX_FUZZ_SECONDS:-60}
-echo "== libFuzzer: each target for ${fuzz_seconds} s from its seed corpus (clang; any crash, leak or timeout fails)"
+stage "libFuzzer: each target for ${fuzz_seconds} s from its seed corpus (clang; any crash, leak or timeout fails)"
 bash tests/fuzz/run_fuzzers.sh "$fuzz_seconds"
 
-echo "== concurrency tests under ThreadSanitizer"
+stage "concurrency tests under ThreadSanitizer"
 concurrent='registry_test|connection_test|server_test|rest_test|backplane_redis_test|backpressure_test'
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWSX_SANITIZE=thread \
       -DWSX_BUILD_EXAMPLES=OFF
@@ -36,5 +40,6 @@ cmake --build build/tsan -j "$jobs" --target registry_test connection_test serve
       $(cmake --build build/tsan --target help | grep -o '^backplane_redis_test' || true)
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -R "^(${concurrent})\$"
 
-echo "== benchmark smoke run (every scenario at tiny sizes; the full run is benchmarks/run.sh)"
+stage "benchmark smoke run (every scenario at tiny sizes; the full run is benchmarks/run.sh)"
 bash benchmarks/run.sh --smoke
+stage "all stages passed"
