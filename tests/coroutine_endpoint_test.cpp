@@ -28,6 +28,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -152,10 +153,11 @@ TEST_CASE("coroutine_endpoint: a stream to a slow reader suspends the sender wit
     // The reader does not read: the sender fills the budget and the socket's
     // buffers, then waits.
     REQUIRE(wait_until([&] { return w.sent.load() > 0; }));
-    std::this_thread::sleep_for(300ms);
-    const int stalled_at = w.sent.load();
-    std::this_thread::sleep_for(100ms);
-    CHECK(w.sent.load() == stalled_at);  // suspended, not spinning nor refused
+    int stalled_at = -1;
+    CHECK(wait_until([&] {  // suspended, not spinning nor refused: the count stops
+        const int now = w.sent.load();
+        return std::exchange(stalled_at, now) == now;
+    }, 5s, 150ms));
     CHECK(stalled_at < total);
     CHECK(w.refused == 0);
 
@@ -219,10 +221,8 @@ TEST_CASE("coroutine_endpoint: a client that disappears mid-co_await resumes the
         int before = -1;
         REQUIRE(wait_until([&] {
             const int now = w.sent.load();
-            const bool still = now == before;
-            before = now;
-            return still;
-        }, 3s, 100ms));
+            return std::exchange(before, now) == now;
+        }, 5s, 150ms));
         CHECK(send_ended == 0);
         // Vanish without a closing handshake: a reset.
         c.socket().set_option(asio::socket_base::linger(true, 0));
@@ -421,4 +421,35 @@ TEST_CASE("coroutine_endpoint: returning closes with 1000, throwing fails with 1
     std::lock_guard lock(log_mutex);
     REQUIRE(logged.size() == 1);
     CHECK(logged[0].find("bad input") != std::string::npos);
+}
+
+TEST_CASE("coroutine_endpoint: coroutines waiting when the server is destroyed are freed",
+          "[coroutine][cancel]") {
+    watch w;
+    std::optional<loopback_client> reader, sender;
+    {
+        wsx::connection_options limits;
+        limits.max_buffered_bytes = 16 * 1024;
+        wsx::server srv(test_options());
+        srv.websocket("/read", wsx::coroutine_endpoint([&](wsx::coroutine_stream s) -> asio::awaitable<void> {
+            scope sc(w);
+            while (co_await s.read()) {}
+        }));
+        srv.websocket("/send", wsx::coroutine_endpoint([&](wsx::coroutine_stream s) -> asio::awaitable<void> {
+            scope sc(w);
+            w.keep(s);
+            const std::string big(1000, 'y');
+            while (co_await s.send(big)) ++w.sent;
+        }, {.limits = limits}));
+        srv.start(2);
+        reader.emplace(srv.port());
+        REQUIRE(reader->upgrade("/read"));
+        sender.emplace(srv.port(), 8 * 1024);
+        REQUIRE(sender->upgrade("/send"));
+        REQUIRE(wait_until([&] { return w.started.load() == 2 && w.sent.load() > 0; }));
+        std::this_thread::sleep_for(50ms);
+        CHECK(w.finished == 0);
+    }  // the destructor closes both connections at once: the coroutines end or are destroyed
+    CHECK(w.finished == 2);
+    CHECK(w.connection_freed());
 }
