@@ -53,8 +53,8 @@
 #include <wsx/protocol/role.hpp>
 #include <wsx/timers.hpp>
 #include <wsx/transport/concept.hpp>
-#include <wsx/typed_endpoint.hpp>
 #include <wsx/transport/plain.hpp>
+#include <wsx/typed_endpoint.hpp>
 
 namespace wsx {
 
@@ -641,7 +641,8 @@ public:
     // server stops: no timer function starts after stop() (nor, before
     // start(), until the server runs). `fn` must not block; what it throws is
     // reported to options().log (category "timer") and a repeating timer
-    // carries on. Any thread.
+    // carries on. Any thread once started; before start(), from the thread
+    // that sets the server up (as executor()).
     timer_handle after(std::chrono::steady_clock::duration delay, std::function<void()> fn) {
         state_->grow(1);
         return state_->timers.add(*state_->slots.front().ctx, delay, {}, std::move(fn),
