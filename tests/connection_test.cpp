@@ -643,3 +643,58 @@ TEST_CASE("buffered_amount counts what a handler sent during the current read") 
     CHECK(seen >= 1000);
     CHECK(f.conn->buffered_amount() == 0);  // written at the end of the read
 }
+
+TEST_CASE("try_send waits instead of applying the backpressure policy") {
+    fixture f;
+    f.limits.max_buffered_bytes = 100;  // policy close: send() would close with 1008
+    f.open();
+    f.pipe->write_budget = 0;
+    wsx::send_result first, second;
+    asio::post(f.io, [&] {
+        first = f.conn->try_send(opcode::text, std::string(60, 'x'));
+        second = f.conn->try_send(opcode::text, std::string(60, 'y'));
+    });
+    f.poll();
+    CHECK(first == wsx::send_status::queued);
+    CHECK(second == wsx::send_status::dropped);  // no room: refused, nothing charged
+    CHECK(f.conn->is_open());
+    CHECK(f.conn->stats().dropped == 0);
+    CHECK(f.conn->buffered_amount() == 62);
+    CHECK(f.conn->try_send(opcode::text, "\xff") == wsx::send_status::invalid_utf8);
+    f.pipe->allow_writes();
+    f.poll();
+    CHECK(f.conn->try_send(opcode::text, std::string(60, 'y')));  // from this thread, after the drain
+    f.poll();
+    const auto out = f.output();
+    REQUIRE(out.size() == 2);
+    CHECK(out[1].payload == std::string(60, 'y'));
+}
+
+TEST_CASE("pause_reading holds incoming messages until resume_reading; a close still reads") {
+    fixture f;
+    f.open();
+    asio::post(f.io, [&] { f.conn->pause_reading(); });
+    f.poll();
+    f.pipe->feed(frame(opcode::text, "held"));
+    f.poll();
+    CHECK(f.received.empty());
+    CHECK(f.pipe->inbound.size() > 0);  // still in the socket
+    asio::post(f.io, [&] { f.conn->resume_reading(); });
+    f.poll();
+    REQUIRE(f.received.size() == 1);
+    CHECK(f.received[0] == "held");
+
+    // Paused again, the server closes: it reads the peer's close all the same.
+    asio::post(f.io, [&] {
+        f.conn->pause_reading();
+        f.conn->close(close_code::going_away, "bye");
+    });
+    f.poll();
+    f.pipe->feed(close_frame(close_code::going_away, ""));
+    f.poll();
+    CHECK(f.pipe->shut_down);
+    f.pipe->close_peer();
+    f.poll();
+    CHECK(f.closes == 1);
+    CHECK(f.closed_with == close_code::going_away);
+}

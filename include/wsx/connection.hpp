@@ -90,6 +90,11 @@ struct connection_info {
 
 class registry;
 
+namespace detail {
+// Names connection::adapter_state() as the endpoint adapters' own.
+struct adapter_key {};
+} // namespace detail
+
 class connection : public std::enable_shared_from_this<connection>, protected detail::timed_node {
     using outgoing_kind = detail::outgoing_kind;
 
@@ -210,6 +215,52 @@ public:
     // The error that ended the connection (wsx::error or a transport error).
     std::error_code error() const noexcept { return error_; }
 
+    // ---- for code that waits for room (wsx/coroutine_endpoint.hpp) ---------
+    // Sends like send(type, payload) when the message fits under
+    // max_buffered_bytes now. When it does not, it returns send_status::dropped
+    // having charged, counted and closed nothing (the backpressure policy is
+    // not applied): the caller waits for on_drain and tries again. Any thread.
+    send_result try_send(opcode type, std::string_view payload) {
+        if (type != opcode::text && type != opcode::binary)
+            throw std::invalid_argument("wsx::connection::try_send: type must be text or binary");
+        if (type == opcode::text && !protocol::is_valid_utf8(payload))
+            return send_status::invalid_utf8;
+        return send_valid(type, payload, true);
+    }
+
+    // Fails this connection with 1011 as a handler that throws `e` does (the
+    // log hook says what it was), for work a handler started that fails later
+    // (a coroutine). I/O thread.
+    void fail_with(std::exception_ptr e) {
+        if (state() != connection_state::closed) return guarded([&] { std::rethrow_exception(e); });
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            log(owner(), "a handler threw after its connection closed: " + std::string{x.what()});
+        } catch (...) {
+            log(owner(), "a handler threw a non-standard exception after its connection closed");
+        }
+    }
+
+    // Stops reading from the socket once the bytes already read are handled,
+    // so a consumer that falls behind holds the peer back through TCP instead
+    // of queueing its messages without bound; resume_reading() reads again.
+    // The idle timeout does not run meanwhile (the peer is not idle, we are),
+    // and the closing handshake reads regardless. I/O thread; resume_reading
+    // must not be called from inside this connection's own handlers (post it).
+    void pause_reading() noexcept { read_paused_ = true; }
+    void resume_reading() {
+        if (!std::exchange(read_paused_, false)) return;
+        if (detail::worker* w = owner()) last_rx_ = w->now();
+        wait_readable();
+    }
+
+    // One object an endpoint adapter keeps per connection (the State of
+    // wsx::typed_endpoint, the stream of wsx::coroutine_endpoint); the adapter
+    // sets it in on_open and resets it in on_close. Not for applications:
+    // they have user_data(). I/O thread.
+    std::shared_ptr<void>& adapter_state(detail::adapter_key) noexcept { return adapter_state_; }
+
 protected:
     connection(detail::worker& w, const endpoint& ep, const connection_options& limits,
                role r, connection_info info)
@@ -256,6 +307,7 @@ protected:
         reading_ = false;
         if (state() == connection_state::closed) return;
         if (ec) return finish(ec);
+        if (read_paused_ && state() == connection_state::open) return;
         detail::worker* w = owner();
         if (!w) return finish(error::operation_aborted);
         const std::span<std::uint8_t> buffer = w->read_buffer();
@@ -274,6 +326,7 @@ protected:
             ping_sent_ = false;
             handle_input(buffer.first(n));
             if (state() == connection_state::closed) return;
+            if (read_paused_ && state() == connection_state::open) return;
             if (n < buffer.size()) return wait_readable();
         }
         reading_ = true;
@@ -298,6 +351,7 @@ private:
     // ---- input --------------------------------------------------------------
     void wait_readable() {
         if (reading_ || state() == connection_state::closed) return;
+        if (read_paused_ && state() == connection_state::open) return;
         reading_ = true;
         io_wait_readable();
     }
@@ -383,6 +437,7 @@ private:
             close_deadline_ = deadline(limits_->close_timeout);
         }
         fin_when_flushed_ = true;
+        read_for_close();
         flush();
     }
 
@@ -413,8 +468,9 @@ private:
     // Charges `n` bytes against max_buffered_bytes, or applies the policy.
     // With policy close the message is refused at once and the connection
     // closes with 1008 on its own turn, never inside the caller's.
-    send_result admit(std::size_t n) {
+    send_result admit(std::size_t n, bool no_policy = false) {
         if (outbox_.try_admit(n)) return send_status::queued;
+        if (no_policy) return send_status::dropped;  // try_send: the caller waits
         if (limits_->on_backpressure == backpressure_policy::drop) {
             dropped_.fetch_add(1, std::memory_order_relaxed);
             return send_status::dropped;
@@ -436,10 +492,10 @@ private:
         return send_status::queued;
     }
 
-    send_result send_valid(opcode type, std::string_view payload) {
+    send_result send_valid(opcode type, std::string_view payload, bool no_policy = false) {
         if (auto r = data_status(); !r) return r;
         const std::size_t charged = payload.size() + protocol::max_frame_header_size;
-        if (auto r = admit(charged); !r) return r;
+        if (auto r = admit(charged, no_policy); !r) return r;
         if (on_own_thread()) {
             append_charged(charged, [&](std::string& s) { encoder_.message(s, type, payload); });
             count_out(payload.size());
@@ -558,6 +614,14 @@ private:
         set_state(connection_state::closing);
         close_deadline_ = deadline(limits_->close_timeout);
         enqueue_close_frame(code, reason);
+        read_for_close();
+    }
+
+    // A paused reader still reads the peer's close frame (RFC 6455 §7.1.1).
+    // Posted: this may run inside the read loop, which re-arms by itself.
+    void read_for_close() {
+        if (!std::exchange(read_paused_, false)) return;
+        asio::post(executor_, [self = shared_from_this()] { self->wait_readable(); });
     }
 
     void close_for_backpressure() {
@@ -732,7 +796,7 @@ private:
             }
             return;
         }
-        if (s != connection_state::open || limits_->idle_timeout.count() <= 0) return;
+        if (s != connection_state::open || limits_->idle_timeout.count() <= 0 || read_paused_) return;
         const std::uint32_t limit = owner()->ticks(limits_->idle_timeout);
         const std::uint32_t quiet = now - last_rx_;
         if (quiet >= limit) {
@@ -777,6 +841,7 @@ private:
                 log(w, "on_close threw a non-standard exception");
             }
         }
+        adapter_state_.reset();  // an adapter's on_close resets it; this makes sure
     }
 
     // A handler that throws fails its own connection with 1011 and nothing
@@ -861,6 +926,8 @@ private:
     bool fin_when_flushed_ = false;
     bool fin_sent_ = false;
     bool ping_sent_ = false;
+    bool read_paused_ = false;
+    std::shared_ptr<void> adapter_state_;
 };
 
 // The I/O half of a connection over a transport (see transport/concept.hpp).

@@ -51,8 +51,10 @@
 #include <wsx/log.hpp>
 #include <wsx/options.hpp>
 #include <wsx/protocol/role.hpp>
+#include <wsx/timers.hpp>
 #include <wsx/transport/concept.hpp>
 #include <wsx/transport/plain.hpp>
+#include <wsx/typed_endpoint.hpp>
 
 namespace wsx {
 
@@ -404,6 +406,7 @@ public:
     // Any thread. Each slot stops on its own thread.
     void stop() {
         if (!started.load() || stopping.exchange(true)) return;
+        timers.stop();
         for (std::size_t i = 0; i < slots.size(); ++i) {
             asio::post(*slots[i].ctx, [st = this->shared_from_this(), i] {
                 slot& s = st->slots[i];
@@ -431,6 +434,7 @@ public:
     // handlers they still hold, which may refer to this state.
     void shutdown() {
         stopping.store(true);
+        timers.stop();
         stop_accepting();
         acceptor.reset();
         retry_timer.reset();
@@ -453,6 +457,7 @@ public:
     std::size_t next_slot = 0;
     std::atomic<bool> started{false};
     std::atomic<bool> stopping{false};
+    timer_set timers;  // after() and every(): on the first slot's thread
 
     // How long accept waits after a failure before trying again.
     static constexpr std::chrono::milliseconds accept_retry_delay{50};
@@ -535,6 +540,13 @@ public:
         state_->routes.websockets[std::move(path)] = std::move(route);
     }
 
+    // A WebSocket endpoint whose handlers receive a State made for each
+    // connection (see wsx/typed_endpoint.hpp): srv.websocket<State>(path, {...}).
+    template <class State>
+    void websocket(std::string path, typed_endpoint<State> ep) {
+        websocket(std::move(path), std::move(ep).to_endpoint());
+    }
+
     // An HTTP route at an exact path, or under a prefix when `path` ends in
     // "/*" ("/api/*" serves "/api" and "/api/anything"). A path may have both a
     // WebSocket endpoint and an HTTP route: upgrades go to the endpoint.
@@ -613,6 +625,35 @@ public:
         for (auto& t : threads_)
             if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
         threads_.clear();
+    }
+
+    // The executor of the server's first I/O thread, the one after() and
+    // every() run on: post work there to run beside the connections, or
+    // co_spawn a coroutine on it. Call it before start() from the thread that
+    // sets the server up, or from any thread once started.
+    asio::io_context::executor_type executor() {
+        state_->grow(1);
+        return state_->slots.front().ctx->get_executor();
+    }
+
+    // Runs `fn` once on the server's first I/O thread after `delay`, or every
+    // `interval` from one interval from now, until the handle cancels it or the
+    // server stops: no timer function starts after stop() (nor, before
+    // start(), until the server runs). `fn` must not block; what it throws is
+    // reported to options().log (category "timer") and a repeating timer
+    // carries on. Any thread once started; before start(), from the thread
+    // that sets the server up (as executor()).
+    timer_handle after(std::chrono::steady_clock::duration delay, std::function<void()> fn) {
+        state_->grow(1);
+        return state_->timers.add(*state_->slots.front().ctx, delay, {}, std::move(fn),
+                                  state_->options.log);
+    }
+    timer_handle every(std::chrono::steady_clock::duration interval, std::function<void()> fn) {
+        if (interval <= std::chrono::steady_clock::duration::zero())
+            throw std::invalid_argument("wsx: every() needs an interval above zero");
+        state_->grow(1);
+        return state_->timers.add(*state_->slots.front().ctx, interval, interval, std::move(fn),
+                                  state_->options.log);
     }
 
     // Open connections and pending HTTP sessions, summed over all threads
