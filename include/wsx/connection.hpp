@@ -86,6 +86,9 @@ struct connection_info {
     asio::ip::tcp::endpoint remote;
     // permessage-deflate as negotiated in the handshake (enabled = false: not in use).
     protocol::deflate_config deflate{};
+    // Which of the server's endpoints accepted it: its row in the thread's
+    // counters (wsx/metrics.hpp). Set by the server; 0 elsewhere.
+    std::size_t endpoint_index = 0;
 };
 
 class registry;
@@ -224,6 +227,7 @@ protected:
         setup_deflate(limits.deflate);
         make_id();
         w.link(this);
+        w.metrics().opened(info_.endpoint_index);
         last_rx_ = w.now();
     }
 
@@ -327,6 +331,10 @@ private:
         case event_type::message:
             if (ev.fin) messages_in_.fetch_add(1, std::memory_order_relaxed);
             bytes_in_.fetch_add(ev.payload.size(), std::memory_order_relaxed);
+            if (detail::worker* w = owner()) {
+                if (ev.fin) w->metrics().messages_in.add();
+                w->metrics().bytes_in.add(ev.payload.size());
+            }
             if (endpoint_->on_message)
                 guarded([&] {
                     endpoint_->on_message(*this, message{ev.message_type, ev.payload, ev.fin,
@@ -535,6 +543,10 @@ private:
         fragmenting_ = !fin;
         bytes_out_.fetch_add(piece.size(), std::memory_order_relaxed);
         if (fin) messages_out_.fetch_add(1, std::memory_order_relaxed);
+        if (detail::worker* w = owner()) {
+            w->metrics().bytes_out.add(piece.size());
+            if (fin) w->metrics().messages_out.add();
+        }
         kick();
         return send_status::queued;
     }
@@ -563,13 +575,41 @@ private:
     void close_for_backpressure() {
         if (close_sent_ || state() != connection_state::open) return;
         if (!error_) error_ = make_error_code(error::backpressure);
+        if (detail::worker* w = owner()) w->metrics().backpressure_closes.add();
         fail(close_code::policy_violation, "send queue over limit");
     }
 
     void count_out(std::size_t payload_size) {
         messages_out_.fetch_add(1, std::memory_order_relaxed);
         bytes_out_.fetch_add(payload_size, std::memory_order_relaxed);
+        if (detail::worker* w = owner()) {
+            w->metrics().messages_out.add();
+            w->metrics().bytes_out.add(payload_size);
+        }
     }
+
+    // Folds what other threads did to this connection (sends refused by
+    // backpressure, bytes admitted and not yet written) into its thread's
+    // counters, which only that thread writes (wsx/metrics.hpp). On the
+    // connection's thread: after each flush, each sweep tick, and at the end.
+    void report_to_thread(detail::worker* w) noexcept {
+        if (!w) return;
+        detail::thread_metrics& m = w->metrics();
+        if (const std::uint64_t d = dropped_.load(std::memory_order_relaxed); d != dropped_reported_) {
+            m.messages_dropped.add(d - dropped_reported_);
+            dropped_reported_ = d;
+        }
+        const std::size_t b = state() == connection_state::closed ? 0 : outbox_.accepted();
+        if (b > buffered_reported_) m.buffered_bytes.add(b - buffered_reported_);
+        else if (b < buffered_reported_) m.buffered_bytes.sub(buffered_reported_ - b);
+        buffered_reported_ = b;
+    }
+    struct report_on_exit {
+        connection& c;
+        ~report_on_exit() {
+            if (c.state() != connection_state::closed) c.report_to_thread(c.owner());
+        }
+    };
 
 
     // ---- output: frames from other threads ----------------------------------
@@ -686,6 +726,7 @@ private:
     // Writes what is queued: synchronously while the socket takes it, then
     // asynchronously for the rest. Only on this connection's own turn.
     void flush() {
+        const report_on_exit report{*this};
         if (!outbox_.may_write() || state() == connection_state::closed) return;
         while (outbox_.has_queued()) {
             outbox_.gather(write_bufs_, max_gather);
@@ -724,6 +765,7 @@ private:
     }
 
     void on_tick(std::uint32_t now) override {
+        report_to_thread(owner());
         const connection_state s = state();
         if (s == connection_state::closing) {
             if (static_cast<std::int32_t>(now - close_deadline_) >= 0) {
@@ -738,9 +780,11 @@ private:
         if (quiet >= limit) {
             // §7.1.7 lets us drop a peer that stopped answering; say why first.
             error_ = make_error_code(error::idle_timeout);
+            if (ping_sent_) owner()->metrics().pings_unanswered.add();
             fail(close_code::going_away, "idle timeout");
         } else if (quiet >= limit / 2 && !ping_sent_) {
             ping_sent_ = true;
+            owner()->metrics().pings_sent.add();
             enqueue_control(opcode::ping, {});
         }
     }
@@ -758,7 +802,12 @@ private:
         set_state(connection_state::closed);
         accepting_.store(false, std::memory_order_relaxed);
         detail::worker* w = owner();  // kept: on_close may throw, and its worker logs it
-        if (w) w->unlink(this);
+        report_to_thread(w);  // closed: takes back its buffered bytes
+        if (w) {
+            w->metrics().closed(info_.endpoint_index,
+                                static_cast<std::uint16_t>(close_code_ ? *close_code_ : close_code::abnormal));
+            w->unlink(this);
+        }
         io_close();
         outbox_.clear();
         assembler_.reset();
@@ -848,6 +897,9 @@ private:
     std::atomic<bool> accepting_{true};
     std::atomic<std::uint64_t> messages_in_{0}, messages_out_{0}, bytes_in_{0}, bytes_out_{0},
         dropped_{0};
+    // What report_to_thread() has told the thread's counters so far.
+    std::uint64_t dropped_reported_ = 0;
+    std::size_t buffered_reported_ = 0;
 
     std::uint32_t last_rx_ = 0;
     std::uint32_t close_deadline_ = 0;
