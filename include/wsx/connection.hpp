@@ -331,10 +331,6 @@ private:
         case event_type::message:
             if (ev.fin) messages_in_.fetch_add(1, std::memory_order_relaxed);
             bytes_in_.fetch_add(ev.payload.size(), std::memory_order_relaxed);
-            if (detail::worker* w = owner()) {
-                if (ev.fin) w->metrics().messages_in.add();
-                w->metrics().bytes_in.add(ev.payload.size());
-            }
             if (endpoint_->on_message)
                 guarded([&] {
                     endpoint_->on_message(*this, message{ev.message_type, ev.payload, ev.fin,
@@ -543,10 +539,6 @@ private:
         fragmenting_ = !fin;
         bytes_out_.fetch_add(piece.size(), std::memory_order_relaxed);
         if (fin) messages_out_.fetch_add(1, std::memory_order_relaxed);
-        if (detail::worker* w = owner()) {
-            w->metrics().bytes_out.add(piece.size());
-            if (fin) w->metrics().messages_out.add();
-        }
         kick();
         return send_status::queued;
     }
@@ -582,34 +574,31 @@ private:
     void count_out(std::size_t payload_size) {
         messages_out_.fetch_add(1, std::memory_order_relaxed);
         bytes_out_.fetch_add(payload_size, std::memory_order_relaxed);
-        if (detail::worker* w = owner()) {
-            w->metrics().messages_out.add();
-            w->metrics().bytes_out.add(payload_size);
-        }
     }
 
-    // Folds what other threads did to this connection (sends refused by
-    // backpressure, bytes admitted and not yet written) into its thread's
-    // counters, which only that thread writes (wsx/metrics.hpp). On the
-    // connection's thread: after each flush, each sweep tick, and at the end.
+    // Folds this connection's counters (stats(), buffered_amount()) into its
+    // I/O thread's (wsx/metrics.hpp), which a scrape sums: at each sweep tick
+    // and at the end, never per message, so the message path pays nothing
+    // for metrics and a scrape lags by one timer_resolution at most. On the
+    // connection's thread, the only writer of the thread's counters.
     void report_to_thread(detail::worker* w) noexcept {
         if (!w) return;
         detail::thread_metrics& m = w->metrics();
-        if (const std::uint64_t d = dropped_.load(std::memory_order_relaxed); d != dropped_reported_) {
-            m.messages_dropped.add(d - dropped_reported_);
-            dropped_reported_ = d;
-        }
+        const connection_stats now = stats();
+        auto fold = [](detail::owned_counter& c, std::uint64_t value, std::uint64_t& reported) {
+            if (value != reported) c.add(value - reported);
+            reported = value;
+        };
+        fold(m.messages_in, now.messages_in, reported_.messages_in);
+        fold(m.messages_out, now.messages_out, reported_.messages_out);
+        fold(m.bytes_in, now.bytes_in, reported_.bytes_in);
+        fold(m.bytes_out, now.bytes_out, reported_.bytes_out);
+        fold(m.messages_dropped, now.dropped, reported_.dropped);
         const std::size_t b = state() == connection_state::closed ? 0 : outbox_.accepted();
         if (b > buffered_reported_) m.buffered_bytes.add(b - buffered_reported_);
         else if (b < buffered_reported_) m.buffered_bytes.sub(buffered_reported_ - b);
         buffered_reported_ = b;
     }
-    struct report_on_exit {
-        connection& c;
-        ~report_on_exit() {
-            if (c.state() != connection_state::closed) c.report_to_thread(c.owner());
-        }
-    };
 
 
     // ---- output: frames from other threads ----------------------------------
@@ -726,7 +715,6 @@ private:
     // Writes what is queued: synchronously while the socket takes it, then
     // asynchronously for the rest. Only on this connection's own turn.
     void flush() {
-        const report_on_exit report{*this};
         if (!outbox_.may_write() || state() == connection_state::closed) return;
         while (outbox_.has_queued()) {
             outbox_.gather(write_bufs_, max_gather);
@@ -898,7 +886,7 @@ private:
     std::atomic<std::uint64_t> messages_in_{0}, messages_out_{0}, bytes_in_{0}, bytes_out_{0},
         dropped_{0};
     // What report_to_thread() has told the thread's counters so far.
-    std::uint64_t dropped_reported_ = 0;
+    connection_stats reported_{};
     std::size_t buffered_reported_ = 0;
 
     std::uint32_t last_rx_ = 0;

@@ -12,10 +12,13 @@
 // transaction (a message counted in while its echo is not yet counted out is
 // possible), and every counter only grows.
 //
-// What another thread does to a connection (a send refused by backpressure,
-// bytes admitted from a producer thread) is counted by the connection itself;
-// its own thread folds that into the thread's counters at each flush and each
-// sweep tick (server_options::timer_resolution), and for good when it closes.
+// The message path pays nothing for it: a connection counts its messages and
+// bytes as it always has (connection::stats()), and its thread folds the
+// difference into the thread's counters at each sweep tick
+// (server_options::timer_resolution) and for good when the connection
+// closes. So a scrape lags by one tick at most, and a closed connection's
+// counts are all in. Opens, closes, refused upgrades, backpressure closes and
+// keep-alive pings are counted when they happen.
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -68,7 +71,9 @@ struct server_metrics {
     std::uint64_t messages_out = 0;             // messages queued to send
     std::uint64_t bytes_in = 0;                 // payload bytes received
     std::uint64_t bytes_out = 0;                // payload bytes queued to send
-    std::uint64_t messages_dropped = 0;         // sends refused by backpressure_policy::drop
+    std::uint64_t messages_dropped = 0;         // as connection::stats().dropped: sends refused by
+                                                // backpressure_policy::drop, and fragments from other
+                                                // threads that failed their check on arrival
     std::uint64_t backpressure_closes = 0;      // connections closed with 1008 by backpressure_policy::close
     std::uint64_t buffered_bytes = 0;           // accepted and not yet written, as of each connection's last turn
     std::uint64_t pings_sent = 0;               // keep-alive pings (idle_timeout / 2 of silence)
