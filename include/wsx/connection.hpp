@@ -87,8 +87,8 @@ struct connection_info {
     // permessage-deflate as negotiated in the handshake (enabled = false: not in use).
     protocol::deflate_config deflate{};
     // Which of the server's endpoints accepted it: its row in the thread's
-    // counters (wsx/metrics.hpp). Set by the server; 0 elsewhere.
-    std::size_t endpoint_index = 0;
+    // counters (wsx/metrics.hpp). Set by the server; no row by default.
+    std::size_t endpoint_index = static_cast<std::size_t>(-1);
 };
 
 class registry;
