@@ -7,12 +7,13 @@
 //   /ws                         the broadcast endpoint (JSON messages, see wsx/endpoints.hpp)
 //   GET  /api/connections       the live connections (and, with --redis, the cluster)
 //   POST /api/connections/broadcast  {"message":"..."} pushes to every client
+//   GET  /metrics               Prometheus counters (connections, messages, backpressure, cluster)
 //
 // With --redis, servers sharing one Redis form a cluster: a chat message, a
 // REST broadcast or send reaches the clients of every server (README: Scale-out).
 //
-// The REST API is for admins: without --token it answers only clients on this
-// machine (loopback), and 403 to the others.
+// The REST API and /metrics are for admins: without --token they answer only
+// clients on this machine (loopback), and 403 to the others.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -20,6 +21,7 @@
 #include <system_error>
 
 #include <asio/ip/address.hpp>
+#include <wsx/metrics_endpoint.hpp>
 #include <wsx/rest.hpp>
 #include <wsx/wsx.hpp>
 
@@ -69,6 +71,7 @@ int main(int argc, char** argv) {
     wsx::server server(options);
     server.websocket("/ws", wsx::endpoints::broadcast(registry));
     wsx::mount_rest(server, registry, rest);
+    wsx::mount_metrics(server, registry, rest);  // GET /metrics, behind the same token
     server.http("/", [](const wsx::http::request&, wsx::http::response& res) {
         res.headers.set("Content-Type", "text/html; charset=utf-8");
         res.body = broadcast_page;

@@ -86,6 +86,9 @@ struct connection_info {
     asio::ip::tcp::endpoint remote;
     // permessage-deflate as negotiated in the handshake (enabled = false: not in use).
     protocol::deflate_config deflate{};
+    // Which of the server's endpoints accepted it: its row in the thread's
+    // counters (wsx/metrics.hpp). Set by the server; no row by default.
+    std::size_t endpoint_index = static_cast<std::size_t>(-1);
 };
 
 class registry;
@@ -275,6 +278,7 @@ protected:
         setup_deflate(limits.deflate);
         make_id();
         w.link(this);
+        w.metrics().opened(info_.endpoint_index);
         last_rx_ = w.now();
     }
 
@@ -627,12 +631,37 @@ private:
     void close_for_backpressure() {
         if (close_sent_ || state() != connection_state::open) return;
         if (!error_) error_ = make_error_code(error::backpressure);
+        if (detail::worker* w = owner()) w->metrics().backpressure_closes.add();
         fail(close_code::policy_violation, "send queue over limit");
     }
 
     void count_out(std::size_t payload_size) {
         messages_out_.fetch_add(1, std::memory_order_relaxed);
         bytes_out_.fetch_add(payload_size, std::memory_order_relaxed);
+    }
+
+    // Folds this connection's counters (stats(), buffered_amount()) into its
+    // I/O thread's (wsx/metrics.hpp), which a scrape sums: at each sweep tick
+    // and at the end, never per message, so the message path pays nothing
+    // for metrics and a scrape lags by one timer_resolution at most. On the
+    // connection's thread, the only writer of the thread's counters.
+    void report_to_thread(detail::worker* w) noexcept {
+        if (!w) return;
+        detail::thread_metrics& m = w->metrics();
+        const connection_stats now = stats();
+        auto fold = [](detail::owned_counter& c, std::uint64_t value, std::uint64_t& reported) {
+            if (value != reported) c.add(value - reported);
+            reported = value;
+        };
+        fold(m.messages_in, now.messages_in, reported_.messages_in);
+        fold(m.messages_out, now.messages_out, reported_.messages_out);
+        fold(m.bytes_in, now.bytes_in, reported_.bytes_in);
+        fold(m.bytes_out, now.bytes_out, reported_.bytes_out);
+        fold(m.messages_dropped, now.dropped, reported_.dropped);
+        const std::size_t b = state() == connection_state::closed ? 0 : outbox_.accepted();
+        if (b > buffered_reported_) m.buffered_bytes.add(b - buffered_reported_);
+        else if (b < buffered_reported_) m.buffered_bytes.sub(buffered_reported_ - b);
+        buffered_reported_ = b;
     }
 
 
@@ -788,6 +817,7 @@ private:
     }
 
     void on_tick(std::uint32_t now) override {
+        report_to_thread(owner());
         const connection_state s = state();
         if (s == connection_state::closing) {
             if (static_cast<std::int32_t>(now - close_deadline_) >= 0) {
@@ -802,9 +832,11 @@ private:
         if (quiet >= limit) {
             // §7.1.7 lets us drop a peer that stopped answering; say why first.
             error_ = make_error_code(error::idle_timeout);
+            if (ping_sent_) owner()->metrics().pings_unanswered.add();
             fail(close_code::going_away, "idle timeout");
         } else if (quiet >= limit / 2 && !ping_sent_) {
             ping_sent_ = true;
+            owner()->metrics().pings_sent.add();
             enqueue_control(opcode::ping, {});
         }
     }
@@ -822,7 +854,12 @@ private:
         set_state(connection_state::closed);
         accepting_.store(false, std::memory_order_relaxed);
         detail::worker* w = owner();  // kept: on_close may throw, and its worker logs it
-        if (w) w->unlink(this);
+        report_to_thread(w);  // closed: takes back its buffered bytes
+        if (w) {
+            w->metrics().closed(info_.endpoint_index,
+                                static_cast<std::uint16_t>(close_code_ ? *close_code_ : close_code::abnormal));
+            w->unlink(this);
+        }
         io_close();
         outbox_.clear();
         assembler_.reset();
@@ -913,6 +950,9 @@ private:
     std::atomic<bool> accepting_{true};
     std::atomic<std::uint64_t> messages_in_{0}, messages_out_{0}, bytes_in_{0}, bytes_out_{0},
         dropped_{0};
+    // What report_to_thread() has told the thread's counters so far.
+    connection_stats reported_{};
+    std::size_t buffered_reported_ = 0;
 
     std::uint32_t last_rx_ = 0;
     std::uint32_t close_deadline_ = 0;

@@ -49,6 +49,7 @@
 #include <wsx/http/parser.hpp>
 #include <wsx/http/permessage_deflate.hpp>
 #include <wsx/log.hpp>
+#include <wsx/metrics.hpp>
 #include <wsx/options.hpp>
 #include <wsx/protocol/role.hpp>
 #include <wsx/timers.hpp>
@@ -69,6 +70,7 @@ struct route_table {
     struct ws_route {
         endpoint ep;
         connection_options limits;
+        std::size_t index = 0;  // its row in each thread's counters, in path order (set at start)
     };
     std::map<std::string, std::unique_ptr<ws_route>, std::less<>> websockets;
     std::map<std::string, http_handler, std::less<>> exact;
@@ -239,14 +241,14 @@ private:
         if (ws)
             respond_error(400, "this path only accepts WebSocket upgrades (Upgrade: websocket)");
         else
-            respond_error(404, "no route for this path");
+            refuse_upgrade(http::is_websocket_upgrade(req), 404, "no route for this path");
         return false;
     }
 
     void upgrade(http::request& req, const route_table::ws_route& route,
                  std::span<std::uint8_t> early) {
         if (const auto err = http::validate_upgrade_request(req))
-            return respond_error(err.status, err.what);
+            return refuse_upgrade(true, err.status, err.what);
         const asio::ip::tcp::endpoint remote = stream_.remote_endpoint();
         upgrade_context ctx{req, remote};
         ctx.subprotocol = std::string{http::select_subprotocol(req, route.ep.subprotocols)};
@@ -255,9 +257,10 @@ private:
                 route.ep.on_upgrade(ctx);
             } catch (...) {
                 report_exception("on_upgrade", req.path());
-                return respond_error(500, "internal error");
+                return refuse_upgrade(true, 500, "internal error");
             }
-            if (ctx.rejected()) return respond_error(ctx.rejected_status(), ctx.rejected_message());
+            if (ctx.rejected())
+                return refuse_upgrade(true, ctx.rejected_status(), ctx.rejected_message());
         }
         // RFC 7692 §7.1: permessage-deflate, when this endpoint has a codec
         // and the client offered something we can honour.
@@ -275,8 +278,16 @@ private:
         connection_info info{std::string{req.path()}, std::move(ctx.subprotocol),
                              std::move(ctx.user), std::move(ctx.user_data), remote};
         if (pmd) info.deflate = pmd->config;
+        info.endpoint_index = route.index;
         basic_connection<Transport>::open(w, std::move(stream_), route.ep, route.limits,
                                           role::server, std::move(info), preface, early);
+    }
+
+    // An error answer, counted as a refused WebSocket handshake (wsx/metrics.hpp)
+    // when the request asked for one.
+    void refuse_upgrade(bool handshake, int status, std::string_view what) {
+        if (worker* w = owner(); w && handshake) w->metrics().refused(static_cast<std::uint16_t>(status));
+        respond_error(status, what);
     }
 
     void respond_error(int status, std::string_view what) {
@@ -664,6 +675,18 @@ public:
         return n;
     }
 
+    // The counters of every I/O thread, summed (wsx/metrics.hpp): a snapshot,
+    // safe from any thread once started (all zero before). GET /metrics
+    // renders it (wsx/metrics_endpoint.hpp).
+    server_metrics metrics() const {
+        server_metrics m;
+        for (const auto& [path, route] : state_->routes.websockets) m.endpoints.push_back({path, 0, 0});
+        if (!state_->started.load()) return m;
+        for (const auto& s : state_->slots)
+            if (s.w) s.w->metrics().sum_into(m);
+        return m;
+    }
+
 private:
     using state = detail::server_state<Transport>;
 
@@ -695,6 +718,11 @@ private:
         st.options.threads = n;
         listen();
         st.grow(n);
+        // The routes are fixed now: give each endpoint its row in every
+        // thread's counters, before any connection can count into them.
+        std::size_t rows = 0;
+        for (auto& route : st.routes.websockets) route.second->index = rows++;
+        for (auto& s : st.slots) s.w->metrics().set_endpoints(rows);
         st.started.store(true);
         if (stop_on_signals_) {
             st.signals = std::make_unique<asio::signal_set>(*st.slots.front().ctx, SIGINT, SIGTERM);

@@ -9,7 +9,8 @@
 //  - one sweep timer that checks every connection's deadlines (handshake, idle,
 //    ping, close) instead of one timer object per connection;
 //  - the log hook (server_options::log) through which its nodes report what
-//    they swallow.
+//    they swallow;
+//  - the thread's counters (wsx/metrics.hpp), which only this thread writes.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <wsx/log.hpp>
+#include <wsx/metrics.hpp>
 
 namespace wsx::detail {
 
@@ -87,6 +89,10 @@ public:
     void log(log_level level, std::string_view category, std::string_view message) const noexcept {
         detail::dispatch_log(log_, level, category, message);
     }
+    // This thread's counters: written on this thread only, read by a scrape
+    // from any thread (basic_server::metrics()).
+    thread_metrics& metrics() noexcept { return metrics_; }
+    const thread_metrics& metrics() const noexcept { return metrics_; }
     bool running_in_this_thread() const noexcept {
         return context_.get_executor().running_in_this_thread();
     }
@@ -186,6 +192,7 @@ private:
     std::string cork_;
     bool cork_lent_ = false;
     const log_handler* log_ = nullptr;
+    thread_metrics metrics_;
     // Expires with the worker: what its queued sweep handler checks.
     std::shared_ptr<const char> alive_ = std::make_shared<const char>('\0');
 };
