@@ -325,8 +325,8 @@ private:
         switch (ev.type) {
         case event_type::need_more: break;
         case event_type::message:
-            if (ev.fin) add_own(messages_in_, 1);
-            add_own(bytes_in_, ev.payload.size());
+            if (ev.fin) messages_in_.fetch_add(1, std::memory_order_relaxed);
+            bytes_in_.fetch_add(ev.payload.size(), std::memory_order_relaxed);
             if (endpoint_->on_message)
                 guarded([&] {
                     endpoint_->on_message(*this, message{ev.message_type, ev.payload, ev.fin,
