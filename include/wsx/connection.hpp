@@ -609,7 +609,10 @@ private:
         if (auto r = admit(charged); !r) return r;
         if (own) {
             append_shared(m, charged);  // data_status_on saw it open, on this thread
-            kick();
+            // A fan-out flushes every connection it queued on with one posted
+            // handler per thread (`drains`), not one asio::post per connection.
+            if (!drains) kick();
+            else if (outbox_.needs_posted_flush()) drains->push_back(shared_from_this());
         } else if (outbox_.push(detail::outgoing_frame::of_shared(m, charged))) {
             if (drains) drains->push_back(shared_from_this());
             else post_drain();
@@ -618,6 +621,7 @@ private:
     }
 
     void drain_and_flush() {
+        outbox_.flush_arrived();  // it may stand for the flush offer() did not post
         drain_inbox();
         flush();
     }
