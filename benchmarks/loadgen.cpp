@@ -8,7 +8,7 @@
 //   wsx_loadgen MODE [--port P] [--conns N] [--inflight K] [--size BYTES]
 //               [--binary] [--duration S] [--warmup S] [--messages N]
 //               [--rate MSG_PER_S] [--rounds R] [--window W]
-//               [--concurrency C] [--server-pid PID] [--raw] [--verify]
+//               [--concurrency C] [--server-pid PID] [--raw] [--verify] [--tls]
 //
 // Modes (each prints one line "RESULT key=value ..." and exits 0, or prints
 // what went wrong and exits 1):
@@ -39,6 +39,10 @@
 // With --server-pid, the CPU time of the server over the measured window is
 // reported next to the load generator's own (srv_cpu, lg_cpu, in percent of
 // one core), so a reader can tell which side was the bottleneck.
+//
+// --tls: wss:// (TLS over each connection, OpenSSL, non-blocking; the
+// server's certificate is not verified: loopback benchmarks only). Every
+// mode works over it; the frame pool is written record by record.
 //
 // --raw: the peer is the raw TCP echo (benchmarks/raw_echo_server.cpp). It
 // answers the handshake but echoes our frames verbatim (masked) and does not
@@ -78,6 +82,11 @@
 
 #include <wsx/detail/base64.hpp>
 #include <wsx/detail/sha1.hpp>
+
+#ifdef WSX_LOADGEN_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 namespace {
 
@@ -120,6 +129,7 @@ struct options {
     int server_pid = 0;
     bool raw = false;
     bool verify = false;
+    bool tls = false;
     double timeout = 60;    // any phase that takes longer fails the run
     int source_addresses = 16;  // 127.0.0.1..N as source: more ephemeral ports
 };
@@ -256,10 +266,15 @@ std::string make_payload(std::size_t size, bool binary) {
 
 // ---- connections ------------------------------------------------------------------
 
-enum class conn_state : std::uint8_t { idle, connecting, handshaking, open, closing, closed };
+enum class conn_state : std::uint8_t { idle, connecting, tls_handshaking, handshaking, open, closing, closed };
+
+#ifndef WSX_LOADGEN_TLS
+using SSL = void;  // built without OpenSSL: --tls is refused
+#endif
 
 struct connection {
     int fd = -1;
+    SSL* ssl = nullptr;  // --tls
     conn_state state = conn_state::idle;
     bool want_write = false;  // EPOLLOUT armed
     bool close_sent = false;
@@ -307,6 +322,16 @@ public:
         }
         // A close frame with status 1000 (§5.5.1, §7.4.1).
         close_frame_ = masked_frame(0x8, std::string_view("\x03\xe8", 2));
+        if (o_.tls) {
+#ifdef WSX_LOADGEN_TLS
+            tls_ctx_ = SSL_CTX_new(TLS_client_method());
+            if (!tls_ctx_) die("SSL_CTX_new failed");
+            SSL_CTX_set_verify(tls_ctx_, SSL_VERIFY_NONE, nullptr);  // loopback, a throw-away certificate
+            SSL_CTX_set_mode(tls_ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+#else
+            die("--tls: this wsx_loadgen was built without OpenSSL");
+#endif
+        }
     }
 
     int run() {
@@ -375,6 +400,10 @@ private:
     }
 
     void close_conn(connection& c) {
+#ifdef WSX_LOADGEN_TLS
+        if (c.ssl) SSL_free(c.ssl);
+#endif
+        c.ssl = nullptr;
         if (c.fd >= 0) {
             epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
             ::close(c.fd);
@@ -396,7 +425,77 @@ private:
             }
             die("connect to %s:%u: %s", o_.host.c_str(), o_.port, std::strerror(err));
         }
-        char req[512];
+#ifdef WSX_LOADGEN_TLS
+        if (o_.tls) {
+            c.ssl = SSL_new(tls_ctx_);
+            if (!c.ssl || SSL_set_fd(c.ssl, c.fd) != 1) die("SSL_new / SSL_set_fd failed");
+            SSL_set_connect_state(c.ssl);
+            c.state = conn_state::tls_handshaking;
+            return drive_tls_handshake(c, index);
+        }
+#endif
+        send_request(c, index);
+    }
+
+#ifdef WSX_LOADGEN_TLS
+    // The TLS handshake, resumed on every event of the connection until done.
+    void drive_tls_handshake(connection& c, std::size_t index) {
+        const int r = SSL_do_handshake(c.ssl);
+        if (r == 1) return send_request(c, index);
+        const int e = SSL_get_error(c.ssl, r);
+        if (e == SSL_ERROR_WANT_READ) return arm_if(c, index, false);
+        if (e == SSL_ERROR_WANT_WRITE) return arm_if(c, index, true);
+        char buf[256];
+        ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+        die("TLS handshake with %s:%u failed: %s", o_.host.c_str(), o_.port, buf);
+    }
+#endif
+
+    // Plain or TLS: like send(2)/recv(2), -1 with errno EAGAIN when the
+    // transport must wait (for TLS either direction: the event loop retries
+    // on both), 0 for the peer's end of stream.
+    ssize_t io_send(connection& c, const void* p, std::size_t n) {
+#ifdef WSX_LOADGEN_TLS
+        if (c.ssl) {
+            ERR_clear_error();
+            errno = 0;
+            const int r = SSL_write(c.ssl, p, static_cast<int>(std::min<std::size_t>(n, 1u << 30)));
+            if (r > 0) return r;
+            return tls_failure(c, r);
+        }
+#endif
+        return ::send(c.fd, p, n, MSG_NOSIGNAL);
+    }
+
+    ssize_t io_recv(connection& c, void* p, std::size_t n) {
+#ifdef WSX_LOADGEN_TLS
+        if (c.ssl) {
+            ERR_clear_error();
+            errno = 0;
+            const int r = SSL_read(c.ssl, p, static_cast<int>(std::min<std::size_t>(n, 1u << 30)));
+            if (r > 0) return r;
+            return tls_failure(c, r);
+        }
+#endif
+        return ::recv(c.fd, p, n, 0);
+    }
+
+#ifdef WSX_LOADGEN_TLS
+    ssize_t tls_failure(connection& c, int r) {
+        switch (SSL_get_error(c.ssl, r)) {
+        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_WRITE: errno = EAGAIN; return -1;
+        case SSL_ERROR_ZERO_RETURN: return 0;  // close_notify
+        case SSL_ERROR_SYSCALL:
+            if (ERR_peek_error() == 0 && errno == 0) return 0;  // TCP end of stream
+            if (errno == 0) errno = EPROTO;
+            return -1;
+        default: errno = EPROTO; return -1;
+        }
+    }
+#endif
+
+    void send_request(connection& c, std::size_t index) {        char req[512];
         const int n = std::snprintf(req, sizeof req,
                                     "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUpgrade: websocket\r\n"
                                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
@@ -404,7 +503,7 @@ private:
                                     o_.path.c_str(), o_.host.c_str(), o_.port,
                                     keys_[c.key_index].c_str());
         // A fresh socket takes a few hundred bytes at once.
-        if (::send(c.fd, req, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n)
+        if (io_send(c, req, static_cast<std::size_t>(n)) != n)
             die("sending the handshake failed: %s", std::strerror(errno));
         c.state = conn_state::handshaking;
         arm(c, index, false);
@@ -558,7 +657,7 @@ private:
         for (;;) {
             const bool boundary = pool_.frame_size == 0 || c.out_sent % pool_.frame_size == 0;
             if (!c.control_out.empty() && boundary) {
-                const ssize_t n = ::send(c.fd, c.control_out.data(), c.control_out.size(), MSG_NOSIGNAL);
+                const ssize_t n = io_send(c, c.control_out.data(), c.control_out.size());
                 if (n < 0) {
                     if (errno == EAGAIN) return arm_if(c, index, true);
                     return on_error(c, "send");
@@ -581,11 +680,13 @@ private:
                 iov[1].iov_len = static_cast<std::size_t>(std::min<std::uint64_t>(want, period));
                 cnt = 2;
             }
-            const std::size_t asked = iov[0].iov_len + (cnt == 2 ? iov[1].iov_len : 0);
+            const std::size_t asked = iov[0].iov_len + (cnt == 2 && !c.ssl ? iov[1].iov_len : 0);
             msghdr mh{};
             mh.msg_iov = iov;
             mh.msg_iovlen = static_cast<std::size_t>(cnt);
-            const ssize_t n = ::sendmsg(c.fd, &mh, MSG_NOSIGNAL);
+            // TLS: the first piece only (a record layer takes one buffer); the
+            // loop comes back for the rest.
+            const ssize_t n = c.ssl ? io_send(c, iov[0].iov_base, iov[0].iov_len) : ::sendmsg(c.fd, &mh, MSG_NOSIGNAL);
             if (n < 0) {
                 if (errno == EAGAIN) return arm_if(c, index, true);
                 return on_error(c, "send");
@@ -629,6 +730,12 @@ private:
                 send_handshake(c, index);
                 continue;
             }
+#ifdef WSX_LOADGEN_TLS
+            if (c.state == conn_state::tls_handshaking) {
+                drive_tls_handshake(c, index);
+                continue;
+            }
+#endif
             if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
                 on_readable(c, index, on_message);
                 if (c.fd < 0) continue;
@@ -640,7 +747,7 @@ private:
     template <class OnMessage>
     void on_readable(connection& c, std::size_t index, OnMessage& on_message) {
         for (;;) {
-            const ssize_t n = ::recv(c.fd, rx_.data(), rx_.size(), 0);
+            const ssize_t n = io_recv(c, rx_.data(), rx_.size());
             if (n < 0) {
                 if (errno == EAGAIN) break;
                 if (c.state == conn_state::closing && closing_expected_) return finish_close(c);
@@ -666,7 +773,8 @@ private:
                 on_frames(c, index, p, len, on_message);
             }
             if (c.fd < 0) return;
-            if (static_cast<std::size_t>(n) < rx_.size()) break;
+            // A TLS read returns one record at most: read until it would block.
+            if (!c.ssl && static_cast<std::size_t>(n) < rx_.size()) break;
         }
         flush(c, index);
     }
@@ -1071,6 +1179,9 @@ private:
     }
 
     options o_;
+#ifdef WSX_LOADGEN_TLS
+    SSL_CTX* tls_ctx_ = nullptr;
+#endif
     int epoll_ = -1;
     std::vector<std::uint8_t> rx_;
     std::vector<connection> conns_;
@@ -1117,6 +1228,7 @@ options parse(int argc, char** argv) {
         else if (a == "--source-addresses") o.source_addresses = std::atoi(value());
         else if (a == "--raw") o.raw = true;
         else if (a == "--verify") o.verify = true;
+        else if (a == "--tls") o.tls = true;
         else die("unknown option %s", argv[i]);
     }
     if (o.conns < 1 || o.inflight < 0 || o.concurrency < 1 || o.rate <= 0) die("bad option value");

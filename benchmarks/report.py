@@ -14,7 +14,7 @@ import os
 import statistics
 import sys
 
-SERVERS = [("wsx", "wsx"), ("beast", "Boost.Beast"), ("wspp", "websocketpp"), ("raw", "raw TCP")]
+SERVERS = [("wsx", "wsx"), ("uws", "uWebSockets"), ("beast", "Boost.Beast"), ("wspp", "websocketpp"), ("raw", "raw TCP")]
 
 # scenario, metric, label, unit, higher is better[, scenario the peers are read from]
 ROWS = [
@@ -41,6 +41,10 @@ ROWS = [
     ("idle", "bytes_per_conn", "RSS per idle connection ({big} open)", "B", False),
     ("cross_thread", "rate", "wsx only: 64 B sends from another thread to {conns} clients", "deliveries/s", True),
     ("cross_thread", "srv_us_per_msg", "  server CPU per delivered message", "µs", False),
+    ("tls_20_1", "rate", "wss:// echo 20 B text, 1 in flight", "msg/s", True),
+    ("tls_16k_1", "rate", "wss:// echo 16 KiB binary, 1 in flight", "msg/s", True),
+    ("tls_256k_1", "rate", "wss:// echo 256 KiB binary, 1 in flight", "msg/s", True),
+    ("tls_idle", "bytes_per_conn", "RSS per idle wss:// connection", "B", False),
 ]
 
 
@@ -200,8 +204,11 @@ def main():
         b = median(sc_name, "wsx", "rate")
         targets.append((f"broadcast to {fmt_settings.get('big', 'the big set')} ({how}) ≥ 0.8× wsx's 20 B "
                         "32-in-flight echo rate", b / e if b is not None and e else None, 0.8, True))
-    if any(t[1] is not None for t in targets):
-        print("### Targets (issue #6)")
+
+    def print_targets(title, targets):
+        if not any(t[1] is not None for t in targets):
+            return
+        print(f"### Targets ({title})")
         print()
         print("| target | measured | met |")
         print("|---|---:|:---:|")
@@ -210,9 +217,36 @@ def main():
                 print(f"| {name} | — | — |")
                 continue
             ok = v >= goal if higher else v <= goal
-            shown = f"{v:,.0f} B" if not higher else f"{v:.2f}×"
+            shown = f"{v:,.0f} B" if name.startswith("RSS") else f"{v:.2f}×"
             print(f"| {name} | {shown} | {'yes' if ok else '**no**'} |")
         print()
+
+    print_targets("issue #6", targets)
+
+    # Issue #15: ahead of uWebSockets on every row, in the same run.
+    def cost_ratio(scenario, peer):
+        a, b = cost(scenario, "wsx"), cost(scenario, peer)
+        return a / b if a is not None and b else None
+
+    echo_rows = [("echo_20_1", "20 B, 1 in flight"), ("echo_20_32", "20 B, 32 in flight"),
+                 ("echo_16k_1", "16 KiB, 1 in flight"), ("echo_16k_32", "16 KiB, 32 in flight")]
+    t15 = [(f"echo {label} ≥ 1.0× uWS", ratio(sc, "uws"), 1.0, True) for sc, label in echo_rows]
+    t15 += [
+        (f"broadcast to {fmt_settings.get('big', 'the big set')} (registry::broadcast) ≥ 1.0× uWS publish, deliveries/s",
+         ratio("bcast_big", "uws"), 1.0, True),
+        ("  time to the last delivery ≤ 1.0× uWS", ratio("bcast_big", "uws", "last_ms_p50"), 1.0, False),
+        ("echo 1 MiB ≥ 0.6× raw TCP", ratio("echo_1m", "raw"), 0.6, True),
+    ]
+    t15 += [(f"wss:// echo {label} ≥ 1.0× uWS", ratio(sc, "uws"), 1.0, True)
+            for sc, label in (("tls_20_1", "20 B"), ("tls_16k_1", "16 KiB"), ("tls_256k_1", "256 KiB"))]
+    t15 += [
+        ("RSS per idle connection ≤ 512 B", median("idle", "wsx", "bytes_per_conn"), 512, False),
+        ("RSS per idle wss:// connection ≤ 12,288 B", median("tls_idle", "wsx", "bytes_per_conn"), 12288, False),
+    ]
+    t15 += [(f"server CPU per message, echo {label} ≤ 1.0× uWS", cost_ratio(sc, "uws"), 1.0, False)
+            for sc, label in echo_rows + [("tls_20_1", "wss:// 20 B"), ("tls_16k_1", "wss:// 16 KiB"),
+                                          ("tls_256k_1", "wss:// 256 KiB")]]
+    print_targets("issue #15, against uWebSockets", t15)
 
     # ---- callgrind ------------------------------------------------------------------
     cg = [(k, v) for k, v in cells.items() if k[0] and k[0].startswith("callgrind_")]

@@ -3,7 +3,8 @@
 # The wsx benchmark suite, in one command: builds everything (Release), pins
 # each echo server to one core and the load generator to another, runs
 # interleaved rounds of every scenario against wsx, Boost.Beast, websocketpp
-# and a raw TCP epoll echo, and prints a markdown table of medians and ratios
+# and a raw TCP epoll echo (and uWebSockets when its sources are found, plain
+# and wss://), and prints a markdown table of medians and ratios
 # (with the CPU use of both processes next to every figure), then the codec
 # micro-benchmarks and the callgrind instruction counts per echoed message.
 #
@@ -16,7 +17,8 @@
 #   --duration S      measured seconds per throughput cell (default 2)
 #   --only LIST       comma-separated scenarios (see `scenarios` below), or
 #                     "codec" / "callgrind"
-#   --servers LIST    comma-separated subset of: wsx,beast,wspp,raw
+#   --servers LIST    comma-separated subset of: wsx,uws,beast,wspp,raw (uws: when
+#                     the uWebSockets sources are found, see BENCHMARKS.md)
 #   --no-codec        skip the Google Benchmark codec run
 #   --no-callgrind    skip the callgrind instruction counts
 #   --out DIR         where results and logs go (default build-bench/results/DATE)
@@ -76,6 +78,8 @@ echo "== build (Release) in $build"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWSX_BUILD_BENCHMARKS=ON \
     -DWSX_BUILD_TESTS=OFF -DWSX_BUILD_EXAMPLES=OFF >/dev/null
 targets=(wsx_loadgen wsx_bench_server raw_echo_server)
+cmake --build "$build" --target help | grep -q '^uws_bench_server:' && targets+=(uws_bench_server)
+cmake --build "$build" --target help | grep -q '^uws_bench_server_tls:' && targets+=(uws_bench_server_tls)
 cmake --build "$build" --target help | grep -q beast_echo_server && targets+=(beast_echo_server)
 cmake --build "$build" --target help | grep -q wspp_echo_server && targets+=(wspp_echo_server)
 cmake --build "$build" --target help | grep -q wsx_codec_bench && targets+=(wsx_codec_bench)
@@ -127,7 +131,7 @@ logs=$out/logs
 mkdir -p "$logs"
 
 # ---- servers -------------------------------------------------------------------
-declare -A server_bin=([wsx]=wsx_bench_server [beast]=beast_echo_server [wspp]=wspp_echo_server [raw]=raw_echo_server)
+declare -A server_bin=([wsx]=wsx_bench_server [uws]=uws_bench_server [beast]=beast_echo_server [wspp]=wspp_echo_server [raw]=raw_echo_server)
 # Other people's servers may run on this machine: take ports nobody listens on
 # (below the ephemeral range), and check after each start that our server is
 # the one that answered.
@@ -138,9 +142,9 @@ free_port() {
     echo "$next_port"
     next_port=$((next_port + 1))
 }
-for s in wsx beast wspp raw; do server_port[$s]=$(free_port); next_port=$((server_port[$s] + 1)); done
+for s in wsx uws beast wspp raw; do server_port[$s]=$(free_port); next_port=$((server_port[$s] + 1)); done
 servers=()
-for s in wsx beast wspp raw; do
+for s in wsx uws beast wspp raw; do
     if [ -n "$servers_opt" ] && [[ ",$servers_opt," != *",$s,"* ]]; then continue; fi
     if [ -x "$bin/${server_bin[$s]}" ]; then servers+=("$s"); else echo "run.sh: no ${server_bin[$s]} built: $s skipped" >&2; fi
 done
@@ -151,13 +155,42 @@ server_pid=""
 
 raw_flag() { [ "$1" = raw ] && echo --raw || true; }
 
-start_server() { # server mode
-    local s=$1 mode=$2
-    taskset -c "$server_cpu" "$bin/${server_bin[$s]}" --port "${server_port[$s]}" --mode "$mode" \
+# wss:// (the tls_* scenarios): a throw-away certificate, the servers that
+# serve TLS, and a load generator built with OpenSSL.
+declare -A server_bin_tls=([wsx]=wsx_bench_server [uws]=uws_bench_server_tls)
+tls_ok=0
+tls_dir=$out/tls
+if command -v openssl >/dev/null && mkdir -p "$tls_dir" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+        -keyout "$tls_dir/key.pem" -out "$tls_dir/cert.pem" >/dev/null 2>&1 &&
+    ! "$bin/wsx_loadgen" probe --tls --port 1 --timeout 0 2>&1 | grep -q "without OpenSSL"; then
+    tls_ok=1
+else
+    echo "run.sh: no openssl command or a load generator without OpenSSL: wss:// rows skipped" >&2
+fi
+tls_scenario() { [[ $1 == tls_* ]]; }
+# server tls -> the binary and its TLS arguments (nothing when it has no TLS build)
+server_cmd() {
+    local s=$1 tls=$2
+    if ((tls)); then
+        [ -n "${server_bin_tls[$s]:-}" ] && [ -x "$bin/${server_bin_tls[$s]}" ] || return 1
+        echo "$bin/${server_bin_tls[$s]} --cert $tls_dir/cert.pem --key $tls_dir/key.pem"
+    else
+        echo "$bin/${server_bin[$s]}"
+    fi
+}
+
+start_server() { # server mode [tls]
+    local s=$1 mode=$2 tls=${3:-0} cmd
+    cmd=$(server_cmd "$s" "$tls") || return 1
+    local tls_flag=()
+    ((tls)) && tls_flag=(--tls)
+    # shellcheck disable=SC2086
+    taskset -c "$server_cpu" $cmd --port "${server_port[$s]}" --mode "$mode" \
         >>"$logs/$s.log" 2>&1 &
     server_pid=$!
     # Readiness and warm-up: one handshake and one echo (broadcast echoes to the only client).
-    if ! timeout 30 "$bin/wsx_loadgen" probe --port "${server_port[$s]}" --timeout 10 $(raw_flag "$s") \
+    if ! timeout 30 "$bin/wsx_loadgen" probe --port "${server_port[$s]}" --timeout 10 $(raw_flag "$s") "${tls_flag[@]}" \
         >/dev/null 2>>"$logs/loadgen.log"; then
         echo "run.sh: $s ($mode) did not come up" >&2
         return 1
@@ -183,7 +216,9 @@ run_cell() { # round scenario server mode loadgen-args...
     local round=$1 scenario=$2 s=$3 mode=$4
     shift 4
     local tag="round=$round scenario=$scenario server=$s"
-    if ! start_server "$s" "$mode"; then
+    local tls=0 tls_flag=()
+    if tls_scenario "$scenario"; then tls=1 tls_flag=(--tls); fi
+    if ! start_server "$s" "$mode" "$tls"; then
         echo "$tag FAIL server did not start" >>"$results"
         failures=$((failures + 1))
         stop_server
@@ -191,7 +226,7 @@ run_cell() { # round scenario server mode loadgen-args...
     fi
     local line rc=0
     line=$(timeout "$timeout_s" taskset -c "$loadgen_cpu" "$bin/wsx_loadgen" "$@" --port "${server_port[$s]}" \
-        --server-pid "$server_pid" $(raw_flag "$s") 2>>"$logs/loadgen.log") || rc=$?
+        --server-pid "$server_pid" $(raw_flag "$s") "${tls_flag[@]}" 2>>"$logs/loadgen.log") || rc=$?
     if ((rc != 0)) || ! kill -0 "$server_pid" 2>/dev/null; then
         local why="load generator exit $rc"
         kill -0 "$server_pid" 2>/dev/null || why="server died"
@@ -220,6 +255,11 @@ scenarios=(
     "latency|echo|latency --conns $conns --rate $rate --size 20"
     "idle|echo|idle --conns $big --size 20"
     "cross_thread|cross-thread|feed --conns $conns --size 64 --path /feed|wsx"
+    # wss:// (issue #15): the servers with a TLS build
+    "tls_20_1|echo|echo --conns $conns --inflight 1 --size 20|wsx,uws"
+    "tls_16k_1|echo|echo --conns $conns --inflight 1 --size 16384 --binary|wsx,uws"
+    "tls_256k_1|echo|echo --conns $((smoke ? 2 : 10)) --inflight 1 --size 262144 --binary|wsx,uws"
+    "tls_idle|echo|idle --conns $((smoke ? 50 : 2000)) --size 20|wsx,uws"
 )
 
 wanted() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
@@ -236,6 +276,7 @@ for ((round = 1; round <= rounds; round++)); do
     for entry in "${scenarios[@]}"; do
         IFS='|' read -r name mode args only_servers <<<"$entry"
         wanted "$name" || continue
+        if tls_scenario "$name" && ((!tls_ok)); then continue; fi
         common=(--duration "$duration" --warmup "$warmup" --timeout "$((timeout_s / 2))")
         ((smoke)) && [[ $name == echo_* ]] && common+=(--verify)
         # Rotate the order of the servers from round to round.
@@ -243,6 +284,7 @@ for ((round = 1; round <= rounds; round++)); do
         for ((k = 0; k < n; k++)); do
             s=${servers[$(((k + round - 1) % n))]}
             if [ -n "$only_servers" ] && [[ ",$only_servers," != *",$s,"* ]]; then continue; fi
+            if tls_scenario "$name" && ! server_cmd "$s" 1 >/dev/null; then continue; fi
             # shellcheck disable=SC2086
             run_cell "$round" "$name" "$s" "$mode" $args "${common[@]}"
         done

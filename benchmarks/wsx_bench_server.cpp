@@ -2,7 +2,7 @@
 // wsx_bench_server: the wsx side of the benchmark suite, on one I/O thread.
 //
 //   wsx_bench_server [--port P] [--mode echo|broadcast|broadcast-list|cross-thread]
-//                    [--threads N] [--size BYTES]
+//                    [--threads N] [--size BYTES] [--cert CHAIN.pem --key KEY.pem]
 //
 // echo            wsx::endpoints::echo(), as examples/echo_server serves it
 // broadcast       every message received is sent to every connection through
@@ -14,6 +14,9 @@
 //                 /feed with connection::send_binary, round after round; "/"
 //                 echoes (for the readiness probe). Issue #14: what a send from
 //                 another thread costs.
+//
+// --cert/--key: wss:// through wsx::tls_server (echo mode only), for the TLS
+// rows of issue #15.
 //
 // SIGINT / SIGTERM stop it cleanly (callgrind writes its profile at exit).
 #include <atomic>
@@ -33,6 +36,9 @@
 #include <asio/post.hpp>
 
 #include <wsx/wsx.hpp>
+#ifdef WSX_BENCH_TLS
+#include <wsx/transport/tls.hpp>
+#endif
 #if __has_include(<wsx/registry.hpp>)
 #include <wsx/registry.hpp>
 #define WSX_BENCH_HAS_REGISTRY 1
@@ -195,19 +201,45 @@ int main(int argc, char** argv) {
     wsx::server_options options{.host = "127.0.0.1", .port = 9001, .threads = 1};
     std::string mode = "echo";
     std::size_t size = 64;
+    std::string cert, key;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string_view flag = argv[i];
         if (flag == "--port") options.port = static_cast<std::uint16_t>(std::atoi(argv[i + 1]));
         else if (flag == "--mode") mode = argv[i + 1];
         else if (flag == "--threads") options.threads = static_cast<unsigned>(std::atoi(argv[i + 1]));
         else if (flag == "--size") size = static_cast<std::size_t>(std::strtoull(argv[i + 1], nullptr, 10));
+        else if (flag == "--cert") cert = argv[i + 1];
+        else if (flag == "--key") key = argv[i + 1];
         else {
             std::fprintf(stderr,
                          "usage: %s [--port P] [--mode echo|broadcast|broadcast-list|cross-thread] [--threads N] "
-                         "[--size BYTES]\n",
+                         "[--size BYTES] [--cert CHAIN.pem --key KEY.pem]\n",
                          argv[0]);
             return 2;
         }
+    }
+
+    if (!cert.empty() || !key.empty()) {
+#ifdef WSX_BENCH_TLS
+        if (mode != "echo") {
+            std::fprintf(stderr, "--cert/--key: only --mode echo is served over TLS\n");
+            return 2;
+        }
+        wsx::transport::tls::server_config tls;
+        tls.certificate_chain_file = cert;
+        tls.private_key_file = key;
+        wsx::tls_server server(options, wsx::transport::tls::context::server(tls));
+        server.websocket("/", wsx::endpoints::echo());
+        server.stop_on_signals();
+        server.listen();
+        std::printf("wsx bench server (echo) on wss://%s:%u/\n", options.host.c_str(), server.port());
+        std::fflush(stdout);
+        server.run();
+        return 0;
+#else
+        std::fprintf(stderr, "built without wsx::tls (OpenSSL): no --cert/--key\n");
+        return 2;
+#endif
     }
 
     // Declared before the server: its handlers and posted markers use it until

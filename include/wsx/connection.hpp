@@ -488,9 +488,11 @@ private:
     // thread only `accepting_` can be read; the rest is checked again when the
     // frame reaches that thread. An unfinished fragmented message holds back
     // data, not control frames.
-    send_result data_status(bool data = true) const noexcept {
+    send_result data_status(bool data = true) const noexcept { return data_status_on(on_own_thread(), data); }
+    // The same, for a caller that already knows whether it runs on the connection's thread.
+    send_result data_status_on(bool own, bool data = true) const noexcept {
         if (!accepting_.load(std::memory_order_relaxed)) return send_status::not_open;
-        if (!on_own_thread()) return send_status::queued;
+        if (!own) return send_status::queued;
         if (close_sent_ || state() != connection_state::open) return send_status::not_open;
         if (data && fragmenting_) return send_status::fragmenting;
         return send_status::queued;
@@ -564,12 +566,17 @@ private:
             outbox_.refund(charged);
             return false;
         }
+        append_shared(m, charged);
+        return true;
+    }
+    // enqueue_shared once the connection is known to take data (data_status_on
+    // checked the same three conditions on this thread).
+    void append_shared(const prepared_message& m, std::size_t charged) {
         const std::size_t before = outbox_.pending();
         if (auto frame = encoder_.shared_frame(m)) outbox_.append(std::move(frame));
         else outbox_.append_with([&](std::string& s) { encoder_.message(s, m.type(), m.payload()); });
         settle(charged, outbox_.pending() - before);
         count_out(m.payload().size());
-        return true;
     }
 
     send_result enqueue_fragment(opcode type, std::string_view piece, bool fin,
@@ -593,8 +600,8 @@ private:
         append_charged(charged, [&](std::string& s) { encoder_.frame(s, op, piece, fin); });
         out_type_ = type;
         fragmenting_ = !fin;
-        bytes_out_.fetch_add(piece.size(), std::memory_order_relaxed);
-        if (fin) messages_out_.fetch_add(1, std::memory_order_relaxed);
+        add_own(bytes_out_, piece.size());
+        if (fin) add_own(messages_out_, 1);
         kick();
         return send_status::queued;
     }
@@ -636,8 +643,14 @@ private:
     }
 
     void count_out(std::size_t payload_size) {
-        messages_out_.fetch_add(1, std::memory_order_relaxed);
-        bytes_out_.fetch_add(payload_size, std::memory_order_relaxed);
+        add_own(messages_out_, 1);
+        add_own(bytes_out_, payload_size);
+    }
+    // The message and byte counters have one writer, the connection's thread
+    // (stats() reads them from anywhere): a load and a store, not a locked
+    // read-modify-write per message.
+    static void add_own(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
+        counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
 
     // Folds this connection's counters (stats(), buffered_amount()) into its
@@ -682,12 +695,17 @@ private:
     send_result offer(const prepared_message& m, std::vector<std::shared_ptr<connection>>* drains) {
         if (!m.valid_text()) return send_status::invalid_utf8;
         if (info_role_ == role::client) return send_valid(m.type(), m.payload());  // masked: ours alone
-        if (auto r = data_status(); !r) return r;
+        // Which thread, asked once per delivery (a thread-local lookup in Asio).
+        const bool own = on_own_thread();
+        if (auto r = data_status_on(own); !r) return r;
         const std::size_t charged = m.frame()->size();
         if (auto r = admit(charged); !r) return r;
-        if (on_own_thread()) {
-            enqueue_shared(m, charged);
-            kick();
+        if (own) {
+            append_shared(m, charged);  // data_status_on saw it open, on this thread
+            // A fan-out flushes every connection it queued on with one posted
+            // handler per thread (`drains`), not one asio::post per connection.
+            if (!drains) kick();
+            else if (outbox_.needs_posted_flush()) drains->push_back(shared_from_this());
         } else if (outbox_.push(detail::outgoing_frame::of_shared(m, charged))) {
             if (drains) drains->push_back(shared_from_this());
             else post_drain();
@@ -696,6 +714,7 @@ private:
     }
 
     void drain_and_flush() {
+        outbox_.flush_arrived();  // it may stand for the flush offer() did not post
         drain_inbox();
         flush();
     }

@@ -413,9 +413,12 @@ private:
         fanout_result r;
         if (!m.valid_text()) return r;
         std::vector<std::string> dead;
-        std::sort(targets.begin(), targets.end(), [](const auto& a, const auto& b) {
+        const auto by_context = [](const auto& a, const auto& b) {
             return &a->get_executor().context() < &b->get_executor().context();
-        });
+        };
+        // With one I/O thread (or a snapshot already grouped) one pass instead of a sort.
+        if (!std::is_sorted(targets.begin(), targets.end(), by_context))
+            std::sort(targets.begin(), targets.end(), by_context);
         auto begin = targets.begin();
         while (begin != targets.end()) {
             auto* ctx = &(*begin)->get_executor().context();

@@ -1,6 +1,15 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "wsx/protocol/utf8.hpp"
 
+// The header declares simdjson's validator instead of including <simdjson.h> (31,500
+// lines, which reached every unit through it: issue #15, compile time).
+#ifdef SIMDJSON_VERSION
+#error "wsx/protocol/utf8.hpp pulls in <simdjson.h> again"
+#endif
+
+// A unit that includes both (rest.hpp does) sees one function: the declarations agree.
+#include <simdjson.h>
+
 #include "catch.hpp"
 
 #include <string>
@@ -193,4 +202,13 @@ TEST_CASE("utf8_validator agrees with the whole-string check at every split poin
         }
         REQUIRE(v.finish() == valid);
     }
+}
+
+TEST_CASE("is_valid_utf8 is simdjson's validator, also where <simdjson.h> is included") {
+    const std::string text = "gr\xC3\xBC\xC3\x9F dich, \xE2\x82\xAC \xF0\x9F\x98\x80 and some ASCII to pass 64 bytes";
+    const std::string bad = text + "\xED\xA0\x80";  // a UTF-16 surrogate
+    CHECK(is_valid_utf8(text));
+    CHECK(simdjson::validate_utf8(text));
+    CHECK_FALSE(is_valid_utf8(bad));
+    CHECK_FALSE(simdjson::validate_utf8(bad.data(), bad.size()));
 }

@@ -40,12 +40,12 @@ public:
     void append(std::string&& bytes) {
         if (bytes.empty()) return;
         size_ += bytes.size();
-        segments_.push_back(segment{nullptr, std::make_unique<std::string>(std::move(bytes))});
+        push(segment{nullptr, std::make_unique<std::string>(std::move(bytes))});
     }
     void append(shared_bytes frame) {
         if (!frame || frame->empty()) return;
         size_ += frame->size();
-        segments_.push_back(segment{std::move(frame), nullptr});
+        push(segment{std::move(frame), nullptr});
     }
 
     // Fills `out` with up to `max_buffers` buffers of pending bytes and locks
@@ -104,8 +104,18 @@ private:
 
     std::string& writable_tail() {
         if (segments_.size() == head_ || segments_.size() <= locked_ || segments_.back().shared)
-            segments_.push_back(segment{nullptr, std::make_unique<std::string>()});
+            push(segment{nullptr, std::make_unique<std::string>()});
         return *segments_.back().owned;
+    }
+
+    // The first segment after the queue emptied allocates room for a few: a
+    // burst of broadcasts (several per read) then costs one allocation per
+    // connection, not one per doubling (1, 2, 4, 8). Emptied, the queue gives
+    // it back (clear()), so an idle connection still holds nothing.
+    static constexpr std::size_t first_segments = 4;
+    void push(segment&& s) {
+        if (segments_.capacity() == 0) segments_.reserve(first_segments);
+        segments_.push_back(std::move(s));
     }
 
     void compact() {

@@ -8,11 +8,18 @@
 // machine) and checks each of its bytes as it arrives: invalid text fails as soon as the
 // offending byte is seen (§8.1: "MUST _Fail the WebSocket Connection_"), not at message end.
 
-#include <simdjson.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+
+// simdjson's validator is compiled into the simdjson library that wsx::wsx links (it picks
+// the widest SIMD the CPU has at run time), so this header declares the one entry point it
+// calls instead of including <simdjson.h>: that header is 31,500 lines and used to reach
+// every translation unit through this one. The declaration is simdjson's own (namespace,
+// name, parameters, noexcept), so it agrees with <simdjson.h> in a unit that includes both.
+namespace simdjson {
+bool validate_utf8(const char* buf, std::size_t len) noexcept;
+} // namespace simdjson
 
 namespace wsx::protocol {
 
