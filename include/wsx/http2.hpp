@@ -8,7 +8,7 @@
 //   s.websocket("/echo", wsx::endpoints::echo());
 //   wsx::http2::enable(s);   // before listen()/start()
 //
-// Over plain TCP, a client that opens with the HTTP/2 preface (h2c with prior
+// Over TLS, ALPN offers "h2" and "http/1.1". Over plain TCP, a client that opens with the HTTP/2 preface (h2c with prior
 // knowledge, RFC 9113 §3.3) is served over HTTP/2 and every other client over
 // HTTP/1.1 as before. The server advertises SETTINGS_ENABLE_CONNECT_PROTOCOL
 // (RFC 8441 §3); an extended CONNECT with :protocol = websocket to a WebSocket
@@ -28,8 +28,12 @@
 namespace wsx::http2 {
 
 // Serves HTTP/2 on `server` beside HTTP/1.1. Call before listen() or start().
+// Over TLS, ALPN then offers h2 before http/1.1 and each connection speaks
+// what its client chose.
 template <wsx::transport::policy Transport>
 void enable(basic_server<Transport>& server, session_options options = {}) {
+    if constexpr (requires { server.transport_context().offer_http2(); })
+        server.transport_context().offer_http2();
     server.set_http2_handoff([options](wsx::detail::worker& w, typename Transport::stream&& s,
                                        const wsx::detail::route_table& routes,
                                        const server_options& server_opts,

@@ -128,6 +128,7 @@ public:
                 self->report_handshake_failure(ec);
                 return self->finish();
             }
+            if (self->chose_http2()) return;
             self->wait_readable();
         });
     }
@@ -300,6 +301,19 @@ private:
         if (pmd) info.deflate = pmd->config;
         basic_connection<Transport>::open(w, std::move(stream_), route.ep, route.limits,
                                           role::server, std::move(info), preface, early);
+    }
+
+    // Over TLS, ALPN may have chosen h2 (RFC 9113 §3.2): the connection
+    // speaks HTTP/2 from its first byte.
+    bool chose_http2() {
+        if constexpr (requires(stream_type& s) { s.alpn_protocol(); }) {
+            if (stream_.alpn_protocol() != "h2" || done_ || !owner()) return false;
+            if (auto* h2 = std::any_cast<http2_handoff<Transport>>(&routes_.http2)) {
+                hand_to_http2(*h2, {});
+                return true;
+            }
+        }
+        return false;
     }
 
     void hand_to_http2(const http2_handoff<Transport>& h2, std::span<const std::uint8_t> early) {

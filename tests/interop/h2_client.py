@@ -5,6 +5,7 @@ h2 does the HTTP/2 side; the WebSocket frames are written and parsed here."""
 import os
 import select
 import socket
+import ssl
 import struct
 import time
 
@@ -106,8 +107,8 @@ class Client:
             try:
                 sent = self.sock.send(data)
                 data = data[sent:]
-            except BlockingIOError:
-                select.select([], [self.sock], [], 1)
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                select.select([self.sock], [self.sock], [], 1)
             except (BrokenPipeError, ConnectionResetError):
                 return
 
@@ -173,12 +174,14 @@ class Client:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            r, _, _ = select.select([self.sock], [], [], min(left, 0.5))
-            if not r:
-                continue
+            pending = self.sock.pending() if isinstance(self.sock, ssl.SSLSocket) else 0
+            if not pending:
+                r, _, _ = select.select([self.sock], [], [], min(left, 0.5))
+                if not r:
+                    continue
             try:
                 data = self.sock.recv(1 << 20)
-            except (BlockingIOError, InterruptedError):
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 continue
             except ConnectionResetError:
                 data = b""

@@ -24,8 +24,9 @@ def echoed(c, streams, count, timeout=20):
     return c.pump(lambda: all(len(s.messages()) >= count for s in streams), timeout)
 
 
-def many_streams(port):
-    c = Client(port)
+def many_streams(port, make_client=None):
+    """`make_client` opens the connection (plain h2c when None)."""
+    c = make_client() if make_client else Client(port)
     ok = c.pump(lambda: 8 in c.settings, 5)
     check("SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3)", ok and c.settings.get(8) == 1, str(c.settings))
     streams = [c.open_websocket("/") for _ in range(STREAMS)]
