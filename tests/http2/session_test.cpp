@@ -69,6 +69,10 @@ TEST_CASE("an extended CONNECT opens a wsx::connection on its stream: hook, subp
     CHECK(c.streams[id].headers.get("sec-websocket-protocol") == "chat");
     CHECK(c.streams[id].headers.get("x-hook") == "ran");
     CHECK(c.streams[refused].status == 403);  // the hook's reject, as over HTTP/1.1
+    // The client never ended that stream: the server resets it after its
+    // answer (RFC 9113 §8.1), so it holds no stream slot.
+    REQUIRE(c.run_until([&] { return c.streams[refused].closed; }));
+    CHECK(c.streams[refused].reset == NGHTTP2_NO_ERROR);
     {
         std::lock_guard lock(m);
         CHECK(seen_path == "/ws");

@@ -105,6 +105,7 @@ public:
         nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &on_frame_recv_cb);
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &on_data_chunk_cb);
         nghttp2_session_callbacks_set_on_stream_close_callback(cb, &on_stream_close_cb);
+        nghttp2_session_callbacks_set_on_frame_send_callback(cb, &on_frame_send_cb);
         nghttp2_option* opt = nullptr;
         nghttp2_option_new(&opt);
         // Windows open as connections read, not as nghttp2 receives.
@@ -385,6 +386,19 @@ private:
             if (e->refuse_status) return s.answer_error(*e, e->refuse_status, "request body too large"), 0;
             s.serve_http(*e);
         }
+        return 0;
+    }
+
+    // RFC 9113 §8.1: a response sent complete before the request was (a
+    // refused CONNECT, a 413) is followed by RST_STREAM NO_ERROR, so a client
+    // that keeps sending does not hold a stream slot.
+    static int on_frame_send_cb(nghttp2_session* ng, const nghttp2_frame* f, void* user) {
+        if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+            !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+            return 0;
+        stream_entry* e = self_of(user).find(f->hd.stream_id);
+        if (e && !e->ws && nghttp2_session_get_stream_remote_close(ng, f->hd.stream_id) == 0)
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
         return 0;
     }
 
