@@ -66,6 +66,18 @@ TEST_CASE("reads: would_block when empty, the delivered bytes, then the end; the
     CHECK(f.stream.read_some(asio::buffer(buf), ec) == 0);
     CHECK(ec == asio::error::eof);
     CHECK(f.owner->consumed == 11);
+    // After the end, input is refused: the session gives its credit back.
+    CHECK_FALSE(f.state->deliver(bytes("late"), 4));
+}
+
+TEST_CASE("input that will never be read can be discarded, and says how much it was") {
+    fixture f;
+    CHECK(f.state->deliver(bytes("unread"), 6));
+    char buf[2];
+    std::error_code ec;
+    CHECK(f.stream.read_some(asio::buffer(buf), ec) == 2);
+    CHECK(f.state->discard_input() == 4);
+    CHECK(f.state->buffered_input() == 0);
 }
 
 TEST_CASE("a wait started after input arrived completes at once") {

@@ -158,6 +158,10 @@ public:
         if (done_) return;
         stream_entry* e = find(id);
         if (!e) return;  // already closed in nghttp2's terms
+        // Input the connection will never read must not keep the connection's
+        // window shut for the other streams.
+        if (e->ws)
+            if (const std::size_t unread = e->ws->discard_input()) nghttp2_session_consume(ng_, id, unread);
         // After the closing handshake both sides ended the stream or are about
         // to: let our END_STREAM go. Otherwise the WebSocket was dropped: the
         // RFC 8441 §6 equivalent of a TCP reset.
@@ -351,7 +355,9 @@ private:
         session& s = self_of(user);
         stream_entry* e = s.find(id);
         if (e && e->ws) {
-            e->ws->deliver(data, len);  // the window reopens as the connection reads
+            // The window reopens as the connection reads; input nobody will
+            // read gives its credit back now.
+            if (!e->ws->deliver(data, len)) nghttp2_session_consume(ng, id, len);
             return 0;
         }
         nghttp2_session_consume(ng, id, len);
@@ -509,6 +515,9 @@ private:
 
     void open_websocket(stream_entry& e) {
         http::request req = to_request(e.pseudo, e.headers);
+        // An idle WebSocket stream keeps nothing of its request.
+        e.headers = http::fields{};
+        e.pseudo = pseudo_headers{};
         const auto* route = routes_.find_websocket(req.path());
         if (!route) return answer_error(e, 404, "no WebSocket endpoint at this path");
         upgrade_context ctx{req, remote_};

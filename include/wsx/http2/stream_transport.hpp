@@ -61,14 +61,17 @@ public:
     executor_type executor() const noexcept { return executor_; }
 
     // ---- input (the session delivers, the transport reads) ----------------
-    void deliver(const std::uint8_t* data, std::size_t n) {
-        if (in_end_) return;
+    // False when the input has ended: nobody will read these bytes, and the
+    // session must give their flow-control credit back itself.
+    bool deliver(const std::uint8_t* data, std::size_t n) {
+        if (in_end_) return false;
         if (in_pos_ == in_.size()) {
             in_.clear();
             in_pos_ = 0;
         }
         in_.append(reinterpret_cast<const char*>(data), n);
         wake_reader();
+        return true;
     }
     // No more input: eof after an END_STREAM, connection_reset after a reset.
     void end_input(std::error_code ec) {
@@ -77,6 +80,13 @@ public:
         wake_reader();
     }
     std::size_t buffered_input() const noexcept { return in_.size() - in_pos_; }
+    // Drops what was received and not read; returns how many bytes that was.
+    std::size_t discard_input() noexcept {
+        const std::size_t n = buffered_input();
+        in_.clear();
+        in_pos_ = 0;
+        return n;
+    }
 
     template <class Handler>
     void wait_readable(Handler&& h) {
