@@ -94,7 +94,7 @@ public:
             const server_options& options, const session_options& h2,
             std::shared_ptr<const void> keep_alive)
         : sock_(std::move(sock)), keep_alive_(std::move(keep_alive)), routes_(routes),
-          options_(options), h2_(h2), remote_(sock_.remote_endpoint()),
+          options_(options), remote_(sock_.remote_endpoint()),
           executor_(w.context().get_executor()) {
         w.link(this);
         deadline_ = w.now() + w.ticks(options.handshake_timeout);
@@ -576,7 +576,6 @@ private:
     std::shared_ptr<const void> keep_alive_;
     const wsx::detail::route_table& routes_;
     const server_options& options_;
-    session_options h2_;
     asio::ip::tcp::endpoint remote_;
     asio::io_context::executor_type executor_;
     nghttp2_session* ng_ = nullptr;
