@@ -92,7 +92,6 @@ struct route_table {
     }
 };
 
-struct route_table;
 // Takes over a connection that speaks HTTP/2 (the h2c preface, or ALPN "h2"),
 // with the bytes already read. Set by wsx::http2::enable (<wsx/http2.hpp>),
 // so this header needs no HTTP/2 library.
