@@ -202,11 +202,21 @@ private:
     bool handle_bytes(std::span<std::uint8_t> bytes) {
         const std::string_view text{reinterpret_cast<const char*>(bytes.data()), bytes.size()};
         // h2c with prior knowledge (RFC 9113 §3.3): the first bytes are the
-        // preface. Clients send it with their SETTINGS in one write.
-        if (first_bytes_ && text.starts_with(http2_preface)) {
+        // preface, which may arrive in pieces.
+        if (first_bytes_) {
             if (auto* h2 = std::any_cast<http2_handoff<Transport>>(&routes_.http2)) {
-                hand_to_http2(*h2, bytes);
-                return false;
+                if (!preface_seen_.empty()) {
+                    preface_seen_.append(text);
+                    return handle_preface(*h2, preface_seen_);
+                }
+                if (text.size() < http2_preface.size() && http2_preface.starts_with(text)) {
+                    preface_seen_.assign(text);
+                    return true;
+                }
+                if (text.starts_with(http2_preface)) {
+                    hand_to_http2(*h2, bytes);
+                    return false;
+                }
             }
         }
         first_bytes_ = false;
@@ -315,6 +325,23 @@ private:
         return false;
     }
 
+    // The start of the preface came in an earlier read; `seen` is all so far.
+    bool handle_preface(const http2_handoff<Transport>& h2, std::string& seen) {
+        if (seen.size() < http2_preface.size() && http2_preface.starts_with(seen)) return true;
+        std::string bytes = std::move(seen);
+        seen.clear();
+        first_bytes_ = false;
+        if (bytes.starts_with(http2_preface)) {
+            hand_to_http2(h2, {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+            return false;
+        }
+        // Not HTTP/2 after all: the HTTP/1.1 parser gets every byte.
+        const std::span<std::uint8_t> buffer = owner()->read_buffer();
+        if (bytes.size() > buffer.size()) return respond_error(400, "bad request"), false;
+        std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(buffer.data()));
+        return handle_bytes(buffer.first(bytes.size()));
+    }
+
     void hand_to_http2(const http2_handoff<Transport>& h2, std::span<const std::uint8_t> early) {
         worker& w = *owner();
         done_ = true;
@@ -407,6 +434,7 @@ private:
     bool draining_ = false;
     bool continue_sent_ = false;
     bool first_bytes_ = true;
+    std::string preface_seen_;  // the start of an HTTP/2 preface split across reads
 };
 
 // What a server's I/O handlers use, shared with them: a handler still queued
