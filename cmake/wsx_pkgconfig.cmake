@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSL-1.0
 # wsx_install_pkgconfig(): generates and installs wsx.pc, and wsx-tls.pc /
-# wsx-deflate.pc / wsx-redis.pc for the components this build has, from cmake/wsx.pc.in.
+# wsx-deflate.pc / wsx-redis.pc / wsx-http2.pc for the components this build has, from cmake/wsx.pc.in.
 #
 #   c++ -std=c++20 app.cpp $(pkg-config --cflags --libs wsx)
 #   c++ -std=c++20 app.cpp $(pkg-config --cflags --libs wsx-tls)    # wsx + OpenSSL
@@ -65,6 +65,14 @@ function(wsx_install_pkgconfig)
         set(WSX_PC_CFLAGS "-DWSX_HAS_REDIS=1")
         configure_file("${PROJECT_SOURCE_DIR}/cmake/wsx.pc.in" "${PROJECT_BINARY_DIR}/pkgconfig/wsx-redis.pc" @ONLY)
         list(APPEND files "${PROJECT_BINARY_DIR}/pkgconfig/wsx-redis.pc")
+    endif()
+    if(TARGET wsx_http2)
+        set(WSX_PC_NAME wsx-http2)
+        set(WSX_PC_DESCRIPTION "wsx with WebSockets over HTTP/2 (RFC 8441) on nghttp2")
+        set(WSX_PC_REQUIRES "wsx = ${PROJECT_VERSION}, libnghttp2 >= 1.34")
+        set(WSX_PC_CFLAGS "-DWSX_HAS_HTTP2=1")
+        configure_file("${PROJECT_SOURCE_DIR}/cmake/wsx.pc.in" "${PROJECT_BINARY_DIR}/pkgconfig/wsx-http2.pc" @ONLY)
+        list(APPEND files "${PROJECT_BINARY_DIR}/pkgconfig/wsx-http2.pc")
     endif()
     install(FILES ${files} DESTINATION "${WSX_INSTALL_PKGCONFIGDIR}")
 endfunction()

@@ -2,6 +2,7 @@
 // A chat room for browser tabs, with a REST API to list and reach them.
 //   broadcast_server [--host 0.0.0.0] [--port 9001] [--threads 1] [--token SECRET]
 //                    [--redis HOST:PORT]   (when built with wsx::redis)
+//                    [--http2]             (when built with wsx::http2: h2c beside HTTP/1.1)
 //
 //   /                           a page to chat between tabs and watch the connection list
 //   /ws                         the broadcast endpoint (JSON messages, see wsx/endpoints.hpp)
@@ -36,14 +37,27 @@ constexpr const char* redis_usage = " [--redis HOST:PORT]";
 constexpr const char* redis_usage = "";
 #endif
 
+#if WSX_HAS_HTTP2
+#include <wsx/http2.hpp>  // --http2: needs nghttp2, link wsx::http2
+#endif
+
 #include "broadcast_page.hpp"
 
 int main(int argc, char** argv) {
     wsx::server_options options{.port = 9001};
     wsx::rest_options rest;
     std::string redis;  // HOST:PORT
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string_view flag = argv[i];
+    bool http2 = false;
+    for (int i = 1; i < argc; i += 2) {
+        std::string_view flag = argv[i];
+#if WSX_HAS_HTTP2
+        if (flag == "--http2") {  // the one flag without a value
+            http2 = true;
+            --i;
+            continue;
+        }
+#endif
+        if (i + 1 == argc) flag = "(missing value)";
         if (flag == "--host") options.host = argv[i + 1];
         else if (flag == "--port") options.port = static_cast<std::uint16_t>(std::atoi(argv[i + 1]));
         else if (flag == "--threads") options.threads = static_cast<unsigned>(std::atoi(argv[i + 1]));
@@ -72,6 +86,11 @@ int main(int argc, char** argv) {
     server.websocket("/ws", wsx::endpoints::broadcast(registry));
     wsx::mount_rest(server, registry, rest);
     wsx::mount_metrics(server, registry, rest);  // GET /metrics, behind the same token
+#if WSX_HAS_HTTP2
+    if (http2) wsx::http2::enable(server);  // h2c beside HTTP/1.1, WebSockets as streams
+#else
+    (void)http2;
+#endif
     server.http("/", [](const wsx::http::request&, wsx::http::response& res) {
         res.headers.set("Content-Type", "text/html; charset=utf-8");
         res.body = broadcast_page;

@@ -148,6 +148,7 @@ TEST_CASE("summaries describe each connection, oldest first") {
     CHECK(all[0].user == "alice");
     CHECK(all[0].path == "/ws");
     CHECK(all[0].remote == "192.0.2.1:40000");
+    CHECK(all[0].protocol == "http/1.1");  // the default of connection_info
     CHECK(all[0].stats.messages_in == 1);
     CHECK(all[0].stats.bytes_in == 5);
     CHECK(all[0].connected_at <= all[1].connected_at);

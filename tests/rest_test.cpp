@@ -230,7 +230,8 @@ const std::string api = "/api/connections";
 
 const std::set<std::string> summary_fields{"id",       "remote",    "path",           "user",
                                            "connected_at", "messages_in", "messages_out", "bytes_in",
-                                           "bytes_out",    "buffered_bytes", "groups"};
+                                           "bytes_out",    "buffered_bytes", "groups",
+                                           "protocol"};
 
 // Every route of the REST hook under `api` (and one that does not exist), as
 // (method, target): for the checks that must hold on all of them.
@@ -308,6 +309,7 @@ TEST_CASE("rest: GET lists every connection with its fields", "[rest]") {
         CHECK(uint_field(c, "bytes_in") == w.bytes_in);
         CHECK(uint_field(c, "bytes_out") == w.client->bytes_received);
         CHECK(uint_field(c, "buffered_bytes") == 0);
+        CHECK(string_field(c, "protocol") == "http/1.1");  // "h2": tests/http2/session_test.cpp
         simdjson::dom::array groups;
         REQUIRE(c["groups"].get(groups) == simdjson::SUCCESS);
         std::vector<std::string> names;

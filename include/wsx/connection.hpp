@@ -86,6 +86,9 @@ struct connection_info {
     asio::ip::tcp::endpoint remote;
     // permessage-deflate as negotiated in the handshake (enabled = false: not in use).
     protocol::deflate_config deflate{};
+    // The HTTP version the WebSocket was opened over: "http/1.1", or "h2" for a
+    // stream of an HTTP/2 connection (RFC 8441). A static string.
+    std::string_view protocol = "http/1.1";
     // Which of the server's endpoints accepted it: its row in the thread's
     // counters (wsx/metrics.hpp). Set by the server; no row by default.
     std::size_t endpoint_index = static_cast<std::size_t>(-1);
@@ -200,6 +203,8 @@ public:
     std::string_view id() const noexcept { return id_; }
     const std::string& path() const noexcept { return info_.path; }
     const std::string& subprotocol() const noexcept { return info_.subprotocol; }
+    // "http/1.1", or "h2" when the WebSocket is a stream of an HTTP/2 connection.
+    std::string_view protocol() const noexcept { return info_.protocol; }
     // permessage-deflate (RFC 7692) as negotiated; .enabled is false when not in use.
     const protocol::deflate_config& deflate() const noexcept { return info_.deflate; }
     // Heap bytes the permessage-deflate codec holds now (0 when not in use, or

@@ -116,6 +116,7 @@ struct connection_summary {
     connection_stats stats;
     std::size_t buffered_bytes = 0;
     std::vector<std::string> groups;
+    std::string protocol;  // "http/1.1", or "h2" for a stream of an HTTP/2 connection
 };
 
 class registry {
@@ -380,6 +381,7 @@ private:
         s.buffered_bytes = e.conn->buffered_amount();
         s.groups.assign(e.groups.begin(), e.groups.end());
         std::sort(s.groups.begin(), s.groups.end());
+        s.protocol = e.conn->protocol();
         return s;
     }
 

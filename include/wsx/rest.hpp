@@ -106,6 +106,8 @@ inline void append_summary_json(std::string& out, const connection_summary& s) {
     out += R"(,"bytes_in":)" + std::to_string(s.stats.bytes_in);
     out += R"(,"bytes_out":)" + std::to_string(s.stats.bytes_out);
     out += R"(,"buffered_bytes":)" + std::to_string(s.buffered_bytes);
+    out += R"(,"protocol":)";
+    append_json_string(out, s.protocol);
     out += R"(,"groups":[)";
     for (std::size_t i = 0; i < s.groups.size(); ++i) {
         if (i) out += ',';

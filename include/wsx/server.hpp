@@ -17,6 +17,7 @@
 // accepting and closes every connection at once; no handler of yours runs
 // after it has returned.
 #include <algorithm>
+#include <any>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -75,6 +76,9 @@ struct route_table {
     std::map<std::string, std::unique_ptr<ws_route>, std::less<>> websockets;
     std::map<std::string, http_handler, std::less<>> exact;
     std::vector<std::pair<std::string, http_handler>> prefixes;  // longest first
+    // Set by wsx::http2::enable(): an http2_handoff<Transport> that takes over
+    // connections that speak HTTP/2. Empty: HTTP/1.1 only.
+    std::any http2;
 
     const ws_route* find_websocket(std::string_view path) const {
         auto it = websockets.find(path);
@@ -91,6 +95,17 @@ struct route_table {
         return nullptr;
     }
 };
+
+// Takes over a connection that speaks HTTP/2 (the h2c preface, or ALPN "h2"),
+// with the bytes already read. Set by wsx::http2::enable (<wsx/http2.hpp>),
+// so this header needs no HTTP/2 library.
+template <transport::policy Transport>
+using http2_handoff = std::function<void(worker&, typename Transport::stream&&, const route_table&,
+                                         const server_options&, std::shared_ptr<const void>,
+                                         std::span<const std::uint8_t>)>;
+
+// RFC 9113 §3.4: a client that knows the server speaks HTTP/2 opens with this.
+inline constexpr std::string_view http2_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 // Reads HTTP requests on a fresh connection until one upgrades to WebSocket
 // (the stream then moves into a basic_connection) or the connection ends.
@@ -116,6 +131,7 @@ public:
                 self->report_handshake_failure(ec);
                 return self->finish();
             }
+            if (self->chose_http2()) return;
             self->wait_readable();
         });
     }
@@ -189,6 +205,25 @@ private:
     // stream over, or has a write in flight (reading resumes after it).
     bool handle_bytes(std::span<std::uint8_t> bytes) {
         const std::string_view text{reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+        // h2c with prior knowledge (RFC 9113 §3.3): the first bytes are the
+        // preface, which may arrive in pieces.
+        if (first_bytes_) {
+            if (auto* h2 = std::any_cast<http2_handoff<Transport>>(&routes_.http2)) {
+                if (!preface_seen_.empty()) {
+                    preface_seen_.append(text);
+                    return handle_preface(*h2, preface_seen_);
+                }
+                if (text.size() < http2_preface.size() && http2_preface.starts_with(text)) {
+                    preface_seen_.assign(text);
+                    return true;
+                }
+                if (text.starts_with(http2_preface)) {
+                    hand_to_http2(*h2, bytes);
+                    return false;
+                }
+            }
+        }
+        first_bytes_ = false;
         const std::size_t used = parser_.feed(text);
         switch (parser_.status()) {
         case http::parse_status::need_more:
@@ -290,6 +325,43 @@ private:
         respond_error(status, what);
     }
 
+    // Over TLS, ALPN may have chosen h2 (RFC 9113 §3.2): the connection
+    // speaks HTTP/2 from its first byte.
+    bool chose_http2() {
+        if constexpr (requires(stream_type& s) { s.alpn_protocol(); }) {
+            if (stream_.alpn_protocol() != "h2" || done_ || !owner()) return false;
+            if (auto* h2 = std::any_cast<http2_handoff<Transport>>(&routes_.http2)) {
+                hand_to_http2(*h2, {});
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // The start of the preface came in an earlier read; `seen` is all so far.
+    bool handle_preface(const http2_handoff<Transport>& h2, std::string& seen) {
+        if (seen.size() < http2_preface.size() && http2_preface.starts_with(seen)) return true;
+        std::string bytes = std::move(seen);
+        seen.clear();
+        first_bytes_ = false;
+        if (bytes.starts_with(http2_preface)) {
+            hand_to_http2(h2, {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+            return false;
+        }
+        // Not HTTP/2 after all: the HTTP/1.1 parser gets every byte.
+        const std::span<std::uint8_t> buffer = owner()->read_buffer();
+        if (bytes.size() > buffer.size()) return respond_error(400, "bad request"), false;
+        std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(buffer.data()));
+        return handle_bytes(buffer.first(bytes.size()));
+    }
+
+    void hand_to_http2(const http2_handoff<Transport>& h2, std::span<const std::uint8_t> early) {
+        worker& w = *owner();
+        done_ = true;
+        w.unlink(this);
+        h2(w, std::move(stream_), routes_, options_, keep_alive_, early);
+    }
+
     void respond_error(int status, std::string_view what) {
         http::response res = http::make_error_response(status, what);
         if (parser_.get().method == "HEAD") {  // RFC 7231 §4.3.2: a GET's headers, no body
@@ -374,6 +446,8 @@ private:
     bool done_ = false;
     bool draining_ = false;
     bool continue_sent_ = false;
+    bool first_bytes_ = true;
+    std::string preface_seen_;  // the start of an HTTP/2 preface split across reads
 };
 
 // What a server's I/O handlers use, shared with them: a handler still queued
@@ -572,6 +646,13 @@ public:
         } else {
             routes.exact[std::move(path)] = std::move(handler);
         }
+    }
+
+    // Lets wsx::http2::enable() take over the connections that speak HTTP/2;
+    // call that rather than this. Before listen() or start(), as websocket().
+    void set_http2_handoff(detail::http2_handoff<Transport> handoff) {
+        check_routes_open();
+        state_->routes.http2 = std::move(handoff);
     }
 
     // Binds and listens now (start and run call it if you have not). Throws

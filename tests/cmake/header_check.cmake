@@ -8,6 +8,7 @@
 #   wsx_header_check_tls       headers that need OpenSSL, when wsx::tls exists
 #   wsx_header_check_deflate   headers that need zlib, when wsx::deflate exists
 #   wsx_header_check_redis     headers that need hiredis, when wsx::redis exists
+#   wsx_header_check_http2     headers that need nghttp2, when wsx::http2 exists
 #   (and one target per combination, e.g. wsx_header_check_tls_deflate)
 # A header needs OpenSSL when it, or a wsx header it includes, includes
 # <openssl/...> or <asio/ssl...>; zlib likewise with <zlib.h>, hiredis with
@@ -33,6 +34,8 @@ function(wsx_add_header_check)
                 list(APPEND needs_${header} deflate)
             elseif(line MATCHES "<hiredis/")
                 list(APPEND needs_${header} redis)
+            elseif(line MATCHES "<nghttp2/")
+                list(APPEND needs_${header} http2)
             endif()
         endforeach()
         set(deps_${header} "${deps}")
@@ -57,7 +60,7 @@ function(wsx_add_header_check)
     set(groups "")
     foreach(header IN LISTS headers)
         set(group "")
-        foreach(need IN ITEMS tls deflate redis)
+        foreach(need IN ITEMS tls deflate redis http2)
             if(need IN_LIST needs_${header})
                 list(APPEND group ${need})
             endif()

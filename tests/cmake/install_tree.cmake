@@ -89,7 +89,7 @@ endif()
 
 file(GLOB_RECURSE installed RELATIVE "${PREFIX}" "${PREFIX}/*")
 foreach(file IN LISTS installed)
-    if(NOT file MATCHES "^(include/wsx/.*\\.hpp|${CMAKEDIR}/[^/]+\\.cmake|${PKGCONFIGDIR}/wsx(-[a-z]+)?\\.pc)$")
+    if(NOT file MATCHES "^(include/wsx/.*\\.hpp|${CMAKEDIR}/[^/]+\\.cmake|${PKGCONFIGDIR}/wsx(-[a-z0-9]+)?\\.pc)$")
         message(FATAL_ERROR "unexpected file installed: ${file}")
     endif()
 endforeach()

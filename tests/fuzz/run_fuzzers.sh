@@ -38,7 +38,7 @@ cmake --build "$build" --target wsx_fuzzers -j "$jobs" || exit 2
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(fuzz_message_assembler fuzz_message_assembler_deflate fuzz_http_request
-             fuzz_close_payload fuzz_rest_json fuzz_backplane_envelope)
+             fuzz_close_payload fuzz_rest_json fuzz_backplane_envelope fuzz_http2_session)
 fi
 
 dict_for() {

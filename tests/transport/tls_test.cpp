@@ -343,6 +343,32 @@ TEST_CASE("tls: the stream reads without blocking and ends with close_notify", "
     s.close();
 }
 
+TEST_CASE("tls: ALPN chooses h2 only on a context that offers it (offer_http2)", "[tls][alpn]") {
+    const auto& pki = test_pki::get();
+    // What a client offering h2 then http/1.1 gets from a server context.
+    auto chosen = [&](tls::context& sctx) {
+        asio::io_context io;
+        asio::ssl::context cctx(asio::ssl::context::tls_client);
+        static constexpr unsigned char offer[] = "\x02h2\x08http/1.1";
+        SSL_CTX_set_alpn_protos(cctx.native_handle(), offer, sizeof offer - 1);
+        tcp::acceptor acceptor(io, tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0});
+        asio::ssl::stream<tcp::socket> peer(io, cctx);
+        peer.next_layer().connect(acceptor.local_endpoint());
+        tls::stream s(acceptor.accept(), sctx);
+        std::optional<std::error_code> hs_server, hs_peer;
+        s.async_handshake(wsx::role::server, [&](std::error_code ec) { hs_server = ec; });
+        peer.async_handshake(asio::ssl::stream_base::client, [&](std::error_code ec) { hs_peer = ec; });
+        REQUIRE(run_until(io, [&] { return hs_server && hs_peer; }));
+        REQUIRE_FALSE(*hs_server);
+        return std::string{s.alpn_protocol()};
+    };
+    tls::context plain = server_context(pki.server);
+    CHECK(chosen(plain) == "http/1.1");
+    tls::context h2 = server_context(pki.server);
+    h2.offer_http2();
+    CHECK(chosen(h2) == "h2");
+}
+
 TEST_CASE("tls: client and server over loopback", "[tls][client]") {
     const auto& pki = test_pki::get();
     tls_test_server s(server_context(pki.server));

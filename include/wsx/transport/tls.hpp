@@ -205,6 +205,11 @@ struct tls {
             return ctx;
         }
 
+        // Server contexts: ALPN offers "h2" before "http/1.1" (RFC 7301, RFC
+        // 9113 §3.2). wsx::http2::enable() calls it; the server then hands a
+        // connection that chose h2 to its HTTP/2 side.
+        void offer_http2() { SSL_CTX_set_alpn_select_cb(ssl_.native_handle(), &select_alpn_h2, nullptr); }
+
         // The underlying Asio context, to set what this class does not offer
         // (ciphers, a verify callback, session caching...).
         asio::ssl::context& native() noexcept { return ssl_; }
@@ -270,6 +275,19 @@ struct tls {
         static int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen,
                                const unsigned char* in, unsigned int inlen, void*) {
             static constexpr unsigned char ours[] = "\x08http/1.1";
+            unsigned char* chosen = nullptr;
+            if (SSL_select_next_proto(&chosen, outlen, ours, sizeof ours - 1, in, inlen) ==
+                OPENSSL_NPN_NEGOTIATED) {
+                *out = chosen;
+                return SSL_TLSEXT_ERR_OK;
+            }
+            return SSL_TLSEXT_ERR_NOACK;
+        }
+
+        // The same with h2 first, for servers that serve HTTP/2.
+        static int select_alpn_h2(SSL*, const unsigned char** out, unsigned char* outlen,
+                                  const unsigned char* in, unsigned int inlen, void*) {
+            static constexpr unsigned char ours[] = "\x02h2\x08http/1.1";
             unsigned char* chosen = nullptr;
             if (SSL_select_next_proto(&chosen, outlen, ours, sizeof ours - 1, in, inlen) ==
                 OPENSSL_NPN_NEGOTIATED) {
