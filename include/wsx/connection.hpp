@@ -437,6 +437,7 @@ private:
     }
 
     send_result send_valid(opcode type, std::string_view payload) {
+        take_inbox_first();
         if (auto r = data_status(); !r) return r;
         const std::size_t charged = payload.size() + protocol::max_frame_header_size;
         if (auto r = admit(charged); !r) return r;
@@ -589,6 +590,7 @@ private:
     send_result offer(const prepared_message& m, std::vector<std::shared_ptr<connection>>* drains) {
         if (!m.valid_text()) return send_status::invalid_utf8;
         if (info_role_ == role::client) return send_valid(m.type(), m.payload());  // masked: ours alone
+        take_inbox_first();
         if (auto r = data_status(); !r) return r;
         const std::size_t charged = m.frame()->size();
         if (auto r = admit(charged); !r) return r;
@@ -600,6 +602,14 @@ private:
             else post_drain();
         }
         return send_status::queued;
+    }
+
+    // On the connection's thread, frames other threads pushed before this send
+    // are queued ahead of it: sends ordered by the caller (a topic's publishes,
+    // serialised by its lock, from several threads) reach the wire in that
+    // order. Before the status check, so a close waiting there is seen.
+    void take_inbox_first() {
+        if (on_own_thread() && outbox_.inbox_waiting()) drain_inbox();
     }
 
     void drain_and_flush() {
