@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -105,8 +106,12 @@ inline endpoint pubsub(pubsub::topics& topics, pubsub::endpoint_options options 
         }
         case pubsub::op::publish: {
             if (!allowed(pubsub::access::publish)) return reply_error(r.topic, "not allowed to publish on this topic");
-            const auto p = s->topics.publish_valid(r.topic, r.data);
-            c.send(prepared_message::text(pubsub::published_json(r.topic, p.pos)));
+            try {
+                const auto p = s->topics.publish_valid(r.topic, r.data);
+                c.send(prepared_message::text(pubsub::published_json(r.topic, p.pos)));
+            } catch (const std::runtime_error& e) {  // a store (Redis) that could not answer
+                reply_error(r.topic, e.what());
+            }
             return;
         }
         }

@@ -11,8 +11,9 @@
 // {topic} is percent-decoded and may contain '/' ("eu/orders"). Errors are
 // JSON {"error":"..."}: 400 (body not JSON, "data" missing, topic empty, too
 // long or not UTF-8), 401/403 (access), 404 (unknown route), 405 with Allow,
-// 413 (body over the limit).
+// 413 (body over the limit), 503 (a topic store, such as Redis, did not answer).
 #include <cstddef>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -95,7 +96,12 @@ private:
         if (parser.parse(req.body).get(doc)) return json_error(res, 400, "body is not valid JSON");
         if (!doc.is_object() || doc["data"].get(data))
             return json_error(res, 400, R"(body must be a JSON object like {"data":...})");
-        const publish_result p = topics_.publish_valid(topic, simdjson::minify(data));
+        publish_result p;
+        try {
+            p = topics_.publish_valid(topic, simdjson::minify(data));
+        } catch (const std::runtime_error& e) {  // a store (Redis) that could not answer
+            return json_error(res, 503, e.what());
+        }
         std::string body = R"({"epoch":)";
         wsx::detail::append_json_string(body, p.pos.epoch);
         body += R"(,"offset":)" + std::to_string(p.pos.offset);

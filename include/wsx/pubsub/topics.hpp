@@ -68,6 +68,7 @@ struct subscribe_result {
     position newest;
     std::optional<bool> recovered;
     std::size_t replayed = 0;
+    bool pending = false;  // a store answers later
 };
 
 // One topic, for listings (GET /api/topics).
@@ -77,6 +78,28 @@ struct topic_info {
     std::size_t held = 0;         // messages in the history
     std::uint64_t oldest_held = 0;
     std::size_t subscribers = 0;  // connections of this instance
+};
+
+// Where offsets and history live when they are shared by several instances
+// (wsx/backplane/redis_topics.hpp keeps them in Redis). Attached to a topics,
+// it takes over publish, subscribe and the listings; it delivers live
+// messages to this instance's subscribers itself, through the registry.
+// Implementations are thread-safe.
+class topic_store {
+public:
+    virtual ~topic_store() = default;
+    // Assigns the next offset and keeps the message, for every instance.
+    // Blocks until the store answered; throws std::runtime_error when it
+    // cannot (the message may or may not have been stored: what() says).
+    virtual position publish(std::string_view topic, std::string_view json) = 0;
+    // As topics::subscribe, but the replay arrives later (the store reads
+    // it): the answers go to `c` in the same order, or an error message.
+    virtual void subscribe(connection& c, std::string_view topic, const std::optional<position>& since) = 0;
+    virtual void unsubscribe(connection& c, std::string_view topic) = 0;
+    // Connections subscribed to `topic` on every instance (presence).
+    virtual std::size_t subscribers(std::string_view topic) const = 0;
+    virtual std::optional<position> newest(std::string_view topic) const = 0;
+    virtual std::vector<topic_info> list() const = 0;
 };
 
 class topics {
@@ -101,7 +124,10 @@ public:
     }
 
     // publish() for data already known to be JSON (parsed from a request).
+    // With a store attached, the store assigns the offset (a round trip,
+    // during which this blocks) and `delivered` is 0: the store delivers.
     publish_result publish_valid(std::string_view topic, std::string_view json) {
+        if (const auto s = store()) return {s->publish(topic, json), 0};
         auto [t, lock] = lock_live(topic);
         const auto now = topic_history<prepared_message>::clock::now();
         position p{t->epoch, t->history.newest() + 1};
@@ -118,7 +144,13 @@ public:
     // recovered:true; or, when the history cannot fill the gap or the epoch is
     // not the topic's, sends recovered:false and replays nothing. Then live
     // messages follow. Meant for the connection's own thread (its handler).
+    // With a store attached the answers come later: the result is empty
+    // (`pending` is true).
     subscribe_result subscribe(connection& c, std::string_view topic, const std::optional<position>& since) {
+        if (const auto s = store()) {
+            s->subscribe(c, topic, since);
+            return {.pending = true};
+        }
         auto [t, lock] = lock_live(topic);
         t->history.trim(topic_history<prepared_message>::clock::now());
         subscribe_result out;
@@ -139,6 +171,7 @@ public:
 
     // False when `c` was not subscribed.
     bool unsubscribe(connection& c, std::string_view topic) {
+        if (const auto s = store()) s->unsubscribe(c, topic);
         const bool was = reg_.leave(c, topic);
         forget_if_unused(topic);
         return was;
@@ -160,10 +193,15 @@ public:
     }
 
     // Connections of this instance subscribed to `topic` (presence).
-    std::size_t subscribers(std::string_view topic) const { return reg_.group_size(topic); }
+    // With a store attached: on every instance (as of their last report).
+    std::size_t subscribers(std::string_view topic) const {
+        if (const auto s = store()) return s->subscribers(topic);
+        return reg_.group_size(topic);
+    }
 
     // The topic's newest position, or nullopt for a topic not known here.
     std::optional<position> newest(std::string_view topic) const {
+        if (const auto s = store()) return s->newest(topic);
         const auto t = find(topic);
         if (!t) return std::nullopt;
         std::lock_guard lock(t->mutex);
@@ -172,6 +210,7 @@ public:
 
     // Every topic known here, by name.
     std::vector<topic_info> list() const {
+        if (const auto s = store()) return s->list();
         std::vector<std::pair<std::string, std::shared_ptr<topic>>> all;
         {
             std::shared_lock lock(mutex_);
@@ -194,6 +233,24 @@ public:
             out.push_back(std::move(i));
         }
         return out;
+    }
+
+    // ---- a shared store ----------------------------------------------------------
+    // Makes `s` hold offsets and history from now on (the in-memory history
+    // is no longer used). The store does this when it starts.
+    void attach(std::shared_ptr<topic_store> s) {
+        std::unique_lock lock(mutex_);
+        store_ = std::move(s);
+    }
+    // Detaches `s` if it is the one attached (any store when nullptr).
+    void detach(const topic_store* s = nullptr) {
+        std::shared_ptr<topic_store> old;  // released after the lock
+        std::unique_lock lock(mutex_);
+        if (!s || store_.get() == s) old = std::move(store_);
+    }
+    std::shared_ptr<topic_store> store() const {
+        std::shared_lock lock(mutex_);
+        return store_;
     }
 
 private:
@@ -246,6 +303,7 @@ private:
     const topics_options options_;
     mutable std::shared_mutex mutex_;  // guards topics_ (the map, not the topics)
     std::map<std::string, std::shared_ptr<topic>, std::less<>> topics_;
+    std::shared_ptr<topic_store> store_;
 };
 
 } // namespace wsx::pubsub
