@@ -149,7 +149,9 @@ public:
     subscribe_result subscribe(connection& c, std::string_view topic, const std::optional<position>& since) {
         if (const auto s = store()) {
             s->subscribe(c, topic, since);
-            return {.pending = true};
+            subscribe_result later;
+            later.pending = true;
+            return later;
         }
         auto [t, lock] = lock_live(topic);
         t->history.trim(topic_history<prepared_message>::clock::now());
