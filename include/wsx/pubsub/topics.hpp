@@ -26,6 +26,10 @@
 // it under backpressure_policy::drop, so prefer policy close for feeds: the
 // client then reconnects and resumes without a gap.
 //
+// A replay is queued at once and counts against the connection's
+// max_buffered_bytes (16 MiB by default): keep history.max_messages times the
+// message size well under it, or a resuming client is closed by backpressure.
+//
 // Epochs: each topic gets a random epoch when it is created in this process.
 // History lives in memory, so a restart starts new epochs: clients that
 // resume across it get recovered:false, never offsets reused for other data.
