@@ -190,10 +190,11 @@ public:
         std::unique_lock lock(mutex_);
         auto it = topics_.find(topic);
         if (it == topics_.end()) return;
-        std::lock_guard topic_lock(it->second->mutex);
-        it->second->history.trim(topic_history<prepared_message>::clock::now());
-        if (it->second->history.empty() && reg_.group_size(topic) == 0) {
-            it->second->forgotten = true;
+        const auto t = it->second;  // keeps the topic alive until after its lock is released
+        std::lock_guard topic_lock(t->mutex);
+        t->history.trim(topic_history<prepared_message>::clock::now());
+        if (t->history.empty() && reg_.group_size(topic) == 0) {
+            t->forgotten = true;
             topics_.erase(it);
         }
     }
