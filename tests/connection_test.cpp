@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "memory_connection.hpp"
 #include "memory_transport.hpp"
 
 #include <wsx/protocol/message_assembler.hpp>
@@ -697,4 +698,21 @@ TEST_CASE("pause_reading holds incoming messages until resume_reading; a close s
     f.poll();
     CHECK(f.closes == 1);
     CHECK(f.closed_with == close_code::going_away);
+
+TEST_CASE("a send on the connection's thread does not overtake what another thread sent before it") {
+    // A topic's publishes are ordered by a lock, from any thread: message 1
+    // offered from another thread waits in the inbox; message 2, offered
+    // afterwards on the connection's own thread, must follow it on the wire.
+    const wsx::endpoint ep{};
+    wsx::test::memory_hub hub;
+    auto& peer = hub.connect(ep);
+    auto conn = peer.conn;
+    asio::post(hub.io, [conn] {
+        std::thread other([conn] { conn->send(wsx::prepared_message::text("1")); });
+        other.join();
+        conn->send(wsx::prepared_message::text("2"));
+        conn->send("3");
+    });
+    hub.poll();
+    CHECK(peer.messages() == std::vector<std::string>{"1", "2", "3"});
 }

@@ -504,10 +504,12 @@ private:
     }
 
     send_result send_valid(opcode type, std::string_view payload, bool no_policy = false) {
-        if (auto r = data_status(); !r) return r;
+        const bool own = on_own_thread();
+        if (own) take_inbox_first();
+        if (auto r = data_status_on(own); !r) return r;
         const std::size_t charged = payload.size() + protocol::max_frame_header_size;
         if (auto r = admit(charged, no_policy); !r) return r;
-        if (on_own_thread()) {
+        if (own) {
             append_charged(charged, [&](std::string& s) { encoder_.message(s, type, payload); });
             count_out(payload.size());
             kick();
@@ -702,6 +704,7 @@ private:
         if (info_role_ == role::client) return send_valid(m.type(), m.payload());  // masked: ours alone
         // Which thread, asked once per delivery (a thread-local lookup in Asio).
         const bool own = on_own_thread();
+        if (own) take_inbox_first();
         if (auto r = data_status_on(own); !r) return r;
         const std::size_t charged = m.frame()->size();
         if (auto r = admit(charged); !r) return r;
@@ -716,6 +719,15 @@ private:
             else post_drain();
         }
         return send_status::queued;
+    }
+
+    // On the connection's thread, frames other threads pushed before this send
+    // are queued ahead of it: sends ordered by the caller (a topic's publishes,
+    // serialised by its lock, from several threads) reach the wire in that
+    // order. Before the status check, so a close waiting there is seen.
+    // Only on the connection's thread.
+    void take_inbox_first() {
+        if (outbox_.inbox_waiting()) drain_inbox();
     }
 
     void drain_and_flush() {

@@ -178,6 +178,7 @@ TEST_CASE("clear drops and refunds everything: queue, cork and inbox; the cork s
     CHECK(o.push(std::move(f)));
     CHECK(o.accepted() == 16);
     o.clear();
+    CHECK_FALSE(o.inbox_waiting());
     CHECK(o.accepted() == 0);
     CHECK(o.holds_cork());
     CHECK(o.end_turn() == &cork);
@@ -204,11 +205,14 @@ TEST_CASE("the inbox: the first push asks for a drain, the next ride on it, in o
         f.bytes = std::move(s);
         return f;
     };
+    CHECK_FALSE(o.inbox_waiting());
     CHECK(o.push(frame("a")));
+    CHECK(o.inbox_waiting());  // a send on the connection's thread drains it first
     CHECK_FALSE(o.push(frame("b")));
     CHECK_FALSE(o.push(frame("c")));
     std::vector<outgoing_frame> got;
     o.take_inbox(got);
+    CHECK_FALSE(o.inbox_waiting());
     REQUIRE(got.size() == 3);
     CHECK(got[0].bytes == "a");
     CHECK(got[2].bytes == "c");

@@ -116,6 +116,7 @@ public:
     bool push(outgoing_frame&& f) {
         std::lock_guard lock(inbox_mutex_);
         inbox_.push_back(std::move(f));
+        inbox_waiting_.store(true, std::memory_order_release);
         return inbox_.size() == 1;
     }
     // Swaps the waiting frames into `out` (cleared first).
@@ -123,7 +124,13 @@ public:
         out.clear();
         std::lock_guard lock(inbox_mutex_);
         out.swap(inbox_);
+        inbox_waiting_.store(false, std::memory_order_relaxed);
     }
+    // True when frames pushed from another thread wait in the inbox. A send on
+    // the connection's thread drains them first, so a message that another
+    // thread offered before this one (a publish serialised by a lock, for
+    // instance) is never overtaken: one lock-free load when the inbox is empty.
+    bool inbox_waiting() const noexcept { return inbox_waiting_.load(std::memory_order_acquire); }
 
     // ---- appending: the connection's thread; the bytes were charged --------
     state current() const noexcept { return state_; }
@@ -243,6 +250,7 @@ public:
         {
             std::lock_guard lock(inbox_mutex_);
             waiting.swap(inbox_);
+            inbox_waiting_.store(false, std::memory_order_relaxed);
         }
         for (const auto& f : waiting) dropped += f.charged;
         refund(dropped);
@@ -261,6 +269,7 @@ private:
     std::atomic<std::size_t> accepted_{0};
     std::mutex inbox_mutex_;
     std::vector<outgoing_frame> inbox_;
+    std::atomic<bool> inbox_waiting_{false};  // inbox_ is not empty (read without the lock)
     out_queue queue_;
     std::string* cork_ = nullptr;  // the thread's cork buffer, while state_ == corked
     state state_ = state::idle;
