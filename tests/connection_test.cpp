@@ -698,6 +698,7 @@ TEST_CASE("pause_reading holds incoming messages until resume_reading; a close s
     f.poll();
     CHECK(f.closes == 1);
     CHECK(f.closed_with == close_code::going_away);
+}
 
 TEST_CASE("a send on the connection's thread does not overtake what another thread sent before it") {
     // A topic's publishes are ordered by a lock, from any thread: message 1
