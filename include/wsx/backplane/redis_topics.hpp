@@ -28,9 +28,11 @@
 //
 // Delivery: each instance receives every message on its subscriber
 // connection and hands it to its local subscribers (registry group = topic). A
-// subscribe is answered after a read of the stream; live messages that arrive
-// meanwhile wait for it, so the client gets replay, "subscribed", then live,
-// with no gap and no duplicate. When the subscriber connection to Redis is
+// subscribe is answered after a read of the stream and a "sync" marker the
+// instance publishes on the live channel after it: when the marker comes back,
+// every message the read saw has reached this instance too. Live messages that
+// arrive meanwhile wait for it, so the client gets replay, "subscribed", then
+// live, with no gap and no duplicate. When the subscriber connection to Redis is
 // lost, live messages may have been missed: the instance closes its pubsub
 // clients with 1012 (service restart), and they resume, without a gap, once
 // Redis is back (or learn recovered:false if Redis lost the history).
@@ -278,7 +280,7 @@ public:
         const std::uint64_t id = ++next_catchup_;
         {
             std::lock_guard lock(deliver_mutex_);
-            catching_[std::string{topic}].push_back(catchup{id, c.shared_from_this(), {}});
+            catching_[std::string{topic}].push_back(catchup{id, c.shared_from_this(), since});
         }
         run([this, id, topic = std::string{topic}, since](redisContext* rc, const std::string& error) {
             std::string why = error;
@@ -295,7 +297,17 @@ public:
                     r.reset();
                 }
             }
-            finish_subscribe(id, topic, since, r.get(), why);
+            if (!r) return finish_subscribe(id, topic, nullptr, why);
+            // Messages up to the newest offset the read saw may still be on
+            // their way to this instance's subscriber connection: answering
+            // now would let them arrive again as live ones after the replay.
+            // Redis delivers a channel's messages in publish order, so once
+            // this marker comes back, every message the read saw has come
+            // too (and waits in the catchup's live list, filtered by offset).
+            if (!keep_read(id, topic, std::move(r))) return;
+            const std::string marker = "sync " + instance_ + " " + std::to_string(id) + " " + topic;
+            if (!detail::command(rc, {"PUBLISH", live_channel(), marker}))
+                finish_subscribe(id, topic, nullptr, lost(rc));
         });
     }
 
@@ -359,7 +371,9 @@ private:
     struct catchup {
         std::uint64_t id;
         std::shared_ptr<connection> conn;
-        std::vector<std::pair<std::uint64_t, prepared_message>> live;  // offsets and messages, in order
+        std::optional<pubsub::position> since;
+        resp::reply_ptr read{};  // the resume script's answer, kept until the sync marker returns
+        std::vector<std::pair<std::uint64_t, prepared_message>> live{};  // offsets and messages, in order
         std::string live_epoch{};
     };
 
@@ -506,16 +520,53 @@ private:
     }
 
     // ---- answering a subscribe ----------------------------------------------------------
-    void finish_subscribe(std::uint64_t id, const std::string& topic, const std::optional<pubsub::position>& since,
-                          const redisReply* r, const std::string& error) {
+    catchup* find_catchup(std::string_view topic, std::uint64_t id) {
+        auto it = catching_.find(topic);
+        if (it == catching_.end()) return nullptr;  // unsubscribed meanwhile, or the subscriber was lost
+        auto k = std::find_if(it->second.begin(), it->second.end(), [id](const catchup& x) { return x.id == id; });
+        return k == it->second.end() ? nullptr : &*k;
+    }
+
+    // Keeps the read until the sync marker comes back; false when the
+    // subscribe is gone meanwhile.
+    bool keep_read(std::uint64_t id, std::string_view topic, resp::reply_ptr r) {
         std::lock_guard lock(deliver_mutex_);
+        catchup* k = find_catchup(topic, id);
+        if (!k) return false;
+        k->read = std::move(r);
+        return true;
+    }
+
+    // The subscriber connection brought back one of our sync markers.
+    void on_sync(std::string_view rest) {
+        const auto space = rest.find(' ');
+        if (space == std::string_view::npos || rest.substr(0, space) != instance_) return;
+        rest.remove_prefix(space + 1);
+        std::uint64_t id = 0;
+        const auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), id);
+        if (ec != std::errc{} || p == rest.data() + rest.size() || *p != ' ') return;
+        const std::string topic{rest.substr(static_cast<std::size_t>(p - rest.data()) + 1)};
+        std::lock_guard lock(deliver_mutex_);
+        if (catchup* k = find_catchup(topic, id); k && k->read) finish_subscribe_locked(id, topic, k->read.get(), {});
+    }
+
+    void finish_subscribe(std::uint64_t id, const std::string& topic, const redisReply* r, const std::string& error) {
+        std::lock_guard lock(deliver_mutex_);
+        finish_subscribe_locked(id, topic, r, error);
+    }
+
+    // `r`, when not null, may belong to the catchup itself: read it before
+    // the catchup is erased.
+    void finish_subscribe_locked(std::uint64_t id, const std::string& topic, const redisReply* r,
+                                 const std::string& error) {
         auto it = catching_.find(topic);
         if (it == catching_.end()) return;  // unsubscribed meanwhile, or the subscriber was lost
         auto k = std::find_if(it->second.begin(), it->second.end(), [id](const catchup& x) { return x.id == id; });
         if (k == it->second.end()) return;
-        catchup mine = std::move(*k);
+        catchup mine = std::move(*k);  // moves the kept read too: `r` stays valid
         it->second.erase(k);
         if (it->second.empty()) catching_.erase(it);
+        const std::optional<pubsub::position>& since = mine.since;
         connection& c = *mine.conn;
         if (!r) {
             c.send(prepared_message::text(pubsub::error_json(topic, error)));
@@ -597,6 +648,7 @@ private:
     }
 
     void on_live(std::string_view payload) {
+        if (payload.starts_with("sync ")) return on_sync(payload.substr(5));
         detail::live_message m;
         if (!detail::parse_live(payload, m)) return;
         const auto frame = prepared_message::text(m.json);
