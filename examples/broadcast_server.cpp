@@ -144,10 +144,15 @@ int main(int argc, char** argv) {
     };
 #if BROADCAST_TLS
     if (!cert.empty()) {
-        wsx::tls_server server(options, wsx::transport::tls::context::server({.certificate_chain_file = cert,
-                                                                              .private_key_file = key}));
-        serve(server);
-        return 0;
+        try {
+            wsx::tls_server server(options, wsx::transport::tls::context::server({.certificate_chain_file = cert,
+                                                                                  .private_key_file = key}));
+            serve(server);
+            return 0;
+        } catch (const std::system_error& e) {  // an unreadable certificate or key
+            std::fprintf(stderr, "broadcast_server: %s\n", e.what());
+            return 1;
+        }
     }
 #endif
     wsx::server server(options);
