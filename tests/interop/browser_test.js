@@ -2,6 +2,10 @@
 // Interop: headless Chromium on the page examples/broadcast_server serves, in
 // two tabs. Run by browser_test.sh, which starts the server and passes its URL:
 //   node browser_test.js http://127.0.0.1:PORT/
+//   node browser_test.js https://127.0.0.1:PORT/   (the server started with --http2
+//                        --cert/--key: the same checks, and that the pages, their
+//                        WebSockets (RFC 8441) and the REST calls share one HTTP/2
+//                        connection; the REST calls are then made from tab 1)
 // Environment: WSX_CHROMIUM (the browser), WSX_NODE_DIR (where playwright-core
 // is installed), WSX_SHOT_DIR (where the screenshots go), WSX_PROFILE_DIR (a
 // fresh, empty Chromium profile directory).
@@ -12,6 +16,16 @@ const { chromium } = require(path.join(process.env.WSX_NODE_DIR, 'node_modules',
 const { check, summary } = require('./interop_helpers');
 
 const url = process.argv[2];
+const h2 = url.startsWith('https:');
+
+// The TCP connections the server has accepted and not yet closed, from the
+// kernel's table (Linux): sockets whose local port is the server's, established.
+function establishedToServer() {
+  const port = Number(new URL(url).port).toString(16).toUpperCase().padStart(4, '0');
+  return require('fs').readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
+    .map(line => line.trim().split(/\s+/))
+    .filter(f => f.length > 3 && f[1].endsWith(':' + port) && f[3] === '01').length;
+}
 
 // The text of the log lines of a tab.
 const logLines = page => page.$$eval('#log div', divs => divs.map(d => ({ cls: d.className, text: d.textContent })));
@@ -39,6 +53,7 @@ async function main() {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
            '--disable-component-update', '--disable-sync'],
+    ignoreHTTPSErrors: h2,  // the test's self-signed certificate
     viewport: { width: 1100, height: 720 },
     timeout: 30000,
   });
@@ -63,9 +78,30 @@ async function main() {
     await tab2.goto(url);
     check('tab 2 connects', await eventually(tab2, connected), `status: ${await statusOf(tab2)}`);
 
+    // Over h2 the REST calls go from tab 1, on the browser's HTTP/2 connection;
+    // over HTTP/1.1 from Node.js.
+    const rest = h2
+      ? (p, init) => tab1.evaluate(async ([p, init]) => {
+          const r = await fetch(p, init);
+          return { status: r.status, text: await r.text() };
+        }, [p, init || {}])
+      : async (p, init) => { const r = await fetch(url + p, init); return { status: r.status, text: await r.text() }; };
+
     // Each tab's own id, from the REST listing (oldest first).
-    const list = await (await fetch(url + 'api/connections')).json();
+    const list = JSON.parse((await rest('api/connections')).text);
     check('REST lists 2 connections', list.count === 2 && list.connections.length === 2, JSON.stringify(list));
+    if (h2) {
+      const hop = page => page.evaluate(() => performance.getEntriesByType('navigation')[0].nextHopProtocol);
+      check('tab 1 loaded the page over h2', (await hop(tab1)) === 'h2', await hop(tab1));
+      check('tab 2 loaded the page over h2', (await hop(tab2)) === 'h2', await hop(tab2));
+      check('both WebSockets are HTTP/2 streams ("protocol":"h2")',
+            list.connections.every(c => c.protocol === 'h2'), JSON.stringify(list.connections));
+      check('both WebSockets ride the same connection (one remote address)',
+            list.connections[0].remote === list.connections[1].remote, JSON.stringify(list.connections));
+      // Both pages, both WebSockets and the REST call: one TCP connection.
+      check('the browser holds one TCP connection to the server', establishedToServer() === 1,
+            `${establishedToServer()} established`);
+    }
     const [id1, id2] = list.connections.map(c => c.id);
     check('tab 1 shows tab 2 joining', await waitForLine(tab1, 'system', `Client ${id2} joined.`));
     check('tab 2 shows its own join', await waitForLine(tab2, 'system', `Client ${id2} joined.`));
@@ -88,10 +124,11 @@ async function main() {
           await waitForLine(tab1, 'message', `${id2}: and hello back from tab 2`));
 
     // A push through the REST hook reaches both tabs.
-    const res = await fetch(url + 'api/connections/broadcast', {
+    const res = await rest('api/connections/broadcast', {
       method: 'POST', headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ message: 'Server maintenance at noon' }) });
-    check('REST broadcast answers {"recipients":2}', res.status === 200 && (await res.text()) === '{"recipients":2}');
+    check('REST broadcast answers {"recipients":2}', res.status === 200 && res.text === '{"recipients":2}',
+          JSON.stringify(res));
     check('tab 1 shows the server broadcast', await waitForLine(tab1, 'server-broadcast', 'server: Server maintenance at noon'));
     check('tab 2 shows the server broadcast', await waitForLine(tab2, 'server-broadcast', 'server: Server maintenance at noon'));
 
@@ -106,8 +143,9 @@ async function main() {
     check('tab 2 lists 2 live connections', await listShows(tab2),
           await tab2.$eval('#conns', t => t.innerText));
 
-    const shot1 = path.join(process.env.WSX_SHOT_DIR, 'browser_tab1.png');
-    const shot2 = path.join(process.env.WSX_SHOT_DIR, 'browser_tab2.png');
+    const suffix = h2 ? '_h2' : '';
+    const shot1 = path.join(process.env.WSX_SHOT_DIR, `browser${suffix}_tab1.png`);
+    const shot2 = path.join(process.env.WSX_SHOT_DIR, `browser${suffix}_tab2.png`);
     await tab1.screenshot({ path: shot1 });
     await tab2.screenshot({ path: shot2 });
     console.log(`screenshots: ${shot1} ${shot2}`);

@@ -5,8 +5,12 @@
 #    between them, the live connection list from the REST hook; browser_test.js);
 #  - against wsx's echo example: the browser's own WebSocket from a blank page
 #    (text, binary, large, ordered messages, close codes; browser_echo_test.js).
+#  With --h2 instead: the broadcast example over https:// with --http2 (a
+#  self-signed certificate made here with the openssl CLI), the same two tabs,
+#  their pages and WebSockets (RFC 8441) on one HTTP/2 connection.
 #
 # Usage: browser_test.sh <broadcast_server> <echo_server> [node dir] [screenshot dir]
+#        browser_test.sh --h2 <broadcast_server> [node dir] [screenshot dir]
 #   node dir        where playwright-core is (or gets) installed with
 #                   `npm install --prefix <node dir> playwright-core`;
 #                   default: <dir of the binary>/../node
@@ -18,12 +22,20 @@
 # Any other problem is a failure too.
 set -euo pipefail
 
-usage="usage: browser_test.sh <broadcast_server> <echo_server> [node dir] [screenshot dir]"
-broadcast_bin=$(realpath "${1:?$usage}")
-echo_bin=$(realpath "${2:?$usage}")
+usage="usage: browser_test.sh [--h2 <broadcast_server> | <broadcast_server> <echo_server>] [node dir] [screenshot dir]"
+h2=
+if [[ ${1:-} == --h2 ]]; then
+    h2=1
+    broadcast_bin=$(realpath "${2:?$usage}")
+    shift 2
+else
+    broadcast_bin=$(realpath "${1:?$usage}")
+    echo_bin=$(realpath "${2:?$usage}")
+    shift 2
+fi
 bin_dir=$(dirname "$broadcast_bin")
-node_dir=${3:-$bin_dir/../node}
-shot_dir=${4:-$bin_dir/../interop}
+node_dir=${1:-$bin_dir/../node}
+shot_dir=${2:-$bin_dir/../interop}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # skip REASON: nothing to run this test with. A skip, not a pass; under CI,
@@ -74,11 +86,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_server NAME BINARY: starts it on port 0 (it picks a free port and
-# prints its URL); sets $port and $pid.
+# start_server NAME BINARY [ARGS...]: starts it on port 0 (it picks a free
+# port and prints its URL); sets $port and $pid.
 start_server() {
     local name=$1 binary=$2
-    "$binary" --host 127.0.0.1 --port 0 >"$work/$name.out" 2>&1 &
+    shift 2
+    "$binary" --host 127.0.0.1 --port 0 "$@" >"$work/$name.out" 2>&1 &
     pid=$!
     pids+=("$pid")
     port=
@@ -120,6 +133,21 @@ stop_server() {
 
 export WSX_CHROMIUM=$chromium_bin WSX_NODE_DIR=$node_dir WSX_SHOT_DIR=$shot_dir
 status=0
+
+if [[ -n $h2 ]]; then
+    echo "== the broadcast page in two tabs, over https:// and HTTP/2"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+        -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+        -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+    start_server broadcast_server "$broadcast_bin" --http2 --cert "$work/cert.pem" --key "$work/key.pem"
+    WSX_PROFILE_DIR=$work/profile-h2 timeout 60 node "$here/browser_test.js" "https://127.0.0.1:$port/" || status=$?
+    if ! kill -0 "$pid" 2>/dev/null; then
+        echo "FAIL: broadcast_server died during the test:"; cat "$work/broadcast_server.out"
+        status=1
+    fi
+    stop_server broadcast_server "$pid" || status=1
+    exit $status
+fi
 
 echo "== the broadcast page in two tabs"
 start_server broadcast_server "$broadcast_bin"
