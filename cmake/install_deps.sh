@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(cmake ninja-build g++ libasio-dev libsimdjson-dev libssl-dev zlib1g-dev libhiredis-dev libnghttp2-dev)
 if [ "${1:-build}" = test ]; then
     packages+=(catch2 clang libclang-rt-14-dev python3 python3-websockets chromium pkg-config
-               redis-server prometheus python3-h2 nghttp2-client)  # prometheus: promtool checks GET /metrics
+               redis-server prometheus python3-h2 nghttp2-client openssl)  # prometheus: promtool checks GET /metrics
     # Node.js runs the npm ws and browser interop tests; keep an existing one.
     command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
