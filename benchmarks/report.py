@@ -117,8 +117,10 @@ def main():
     print("wsx ÷ peer; for rows marked ↓ lower is better, so there a ratio below 1 favours wsx.")
     print()
     head = ["scenario", "unit"] + [n for _, n in present] + [f"wsx/{n}" for _, n in peers]
-    print("| " + " | ".join(head) + " |")
-    print("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
+    # No header for a table without rows (a run of only the HTTP/2 rows below).
+    if any(k[0] == r[0] for r in ROWS for k in list(cells) + list(fails)):
+        print("| " + " | ".join(head) + " |")
+        print("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
     fmt_settings = {k: f"{int(v):,}" if v.isdigit() else v for k, v in settings.items()}
     for scenario, metric, label, unit, higher, *peer_scenario in ROWS:
         if not any(k[0] == scenario for k in list(cells) + list(fails)):
