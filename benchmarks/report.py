@@ -117,8 +117,10 @@ def main():
     print("wsx ÷ peer; for rows marked ↓ lower is better, so there a ratio below 1 favours wsx.")
     print()
     head = ["scenario", "unit"] + [n for _, n in present] + [f"wsx/{n}" for _, n in peers]
-    print("| " + " | ".join(head) + " |")
-    print("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
+    # No header for a table without rows (a run of only the HTTP/2 rows below).
+    if any(k[0] == r[0] for r in ROWS for k in list(cells) + list(fails)):
+        print("| " + " | ".join(head) + " |")
+        print("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
     fmt_settings = {k: f"{int(v):,}" if v.isdigit() else v for k, v in settings.items()}
     for scenario, metric, label, unit, higher, *peer_scenario in ROWS:
         if not any(k[0] == scenario for k in list(cells) + list(fails)):
@@ -184,6 +186,32 @@ def main():
                 v = cost(peer_scenario[0] if peer_scenario else scenario, s)
                 row.append(f"{w / v:.2f}×" if w is not None and v else "—")
             print("| " + " | ".join(row) + " |")
+        print()
+
+    # ---- WebSockets over HTTP/2 (issue #17) -------------------------------------------
+    h2_rows = [("h2_h1_100", "HTTP/1.1, {conns} connections"),
+               ("h2_streams_100", "HTTP/2 (h2c), 1 connection × {conns} WebSocket streams"),
+               ("h2_conns_100", "HTTP/2 (h2c), {conns} connections × 1 stream")]
+    if any(k[0] == sc for sc, _ in h2_rows for k in list(cells) + list(fails)):
+        print("### WebSockets over HTTP/2 (RFC 8441) beside HTTP/1.1, wsx only")
+        print()
+        print("20 B text echo, 1 in flight per WebSocket, one server (wsx_bench_server --mode echo-h2)")
+        print("serving both protocols; the HTTP/2 load generator is nghttp2's client session")
+        print("(wsx_h2_loadgen). Server CPU per message as in the table above; the ratio is to the")
+        print("HTTP/1.1 row (below 1: HTTP/2 costs the server less per message).")
+        print()
+        print("| transport | msg/s ↑ | server µs/msg ↓ | ÷ HTTP/1.1 (µs/msg) |")
+        print("|---|---:|---:|---:|")
+        base = cost("h2_h1_100", "wsx")
+        for sc, label in h2_rows:
+            r, c = median(sc, "wsx", "rate"), cost(sc, "wsx")
+            if r is None:
+                print(f"| {label.format(**fmt_settings)} | {'FAIL' if (sc, 'wsx') in fails else '—'} | — | — |")
+                continue
+            sc_cpu, lg_cpu = median(sc, "wsx", "srv_cpu"), median(sc, "wsx", "lg_cpu")
+            rate = fmt(r) + (f" ({sc_cpu:.0f}/{lg_cpu:.0f}%)" if sc_cpu is not None and lg_cpu is not None else "")
+            print(f"| {label.format(**fmt_settings)} | {rate} | {'—' if c is None else f'{c:.2f}'} | "
+                  f"{f'{c / base:.2f}×' if c is not None and base else '—'} |")
         print()
 
     # ---- targets of issue #6 ---------------------------------------------------

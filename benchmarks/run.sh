@@ -83,6 +83,8 @@ cmake --build "$build" --target help | grep -q '^uws_bench_server_tls:' && targe
 cmake --build "$build" --target help | grep -q beast_echo_server && targets+=(beast_echo_server)
 cmake --build "$build" --target help | grep -q wspp_echo_server && targets+=(wspp_echo_server)
 cmake --build "$build" --target help | grep -q wsx_codec_bench && targets+=(wsx_codec_bench)
+# WebSockets over HTTP/2 (issue #17): when wsx::http2 is built (nghttp2 found).
+cmake --build "$build" --target help | grep -q '^wsx_h2_loadgen:' && targets+=(wsx_h2_loadgen)
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"
 bin=$build/benchmarks
 
@@ -224,8 +226,10 @@ run_cell() { # round scenario server mode loadgen-args...
         stop_server
         return 0
     fi
-    local line rc=0
-    line=$(timeout "$timeout_s" taskset -c "$loadgen_cpu" "$bin/wsx_loadgen" "$@" --port "${server_port[$s]}" \
+    local line rc=0 loadgen=$bin/wsx_loadgen
+    # h2echo: the HTTP/2 load generator (WebSocket streams over h2c).
+    [ "$1" = h2echo ] && loadgen=$bin/wsx_h2_loadgen
+    line=$(timeout "$timeout_s" taskset -c "$loadgen_cpu" "$loadgen" "$@" --port "${server_port[$s]}" \
         --server-pid "$server_pid" $(raw_flag "$s") "${tls_flag[@]}" 2>>"$logs/loadgen.log") || rc=$?
     if ((rc != 0)) || ! kill -0 "$server_pid" 2>/dev/null; then
         local why="load generator exit $rc"
@@ -261,6 +265,18 @@ scenarios=(
     "tls_256k_1|echo|echo --conns $((smoke ? 2 : 10)) --inflight 1 --size 262144 --binary|wsx,uws"
     "tls_idle|echo|idle --conns $((smoke ? 50 : 2000)) --size 20|wsx,uws"
 )
+# WebSockets over HTTP/2 (RFC 8441, issue #17), wsx only, one server serving
+# both: 20 B echo, 1 in flight per WebSocket, over HTTP/1.1 (100 connections),
+# over one h2c connection carrying 100 streams, over 100 h2c connections.
+if [ -x "$bin/wsx_h2_loadgen" ]; then
+    scenarios+=(
+        "h2_h1_100|echo-h2|echo --conns $conns --inflight 1 --size 20|wsx"
+        "h2_streams_100|echo-h2|h2echo --conns 1 --streams $conns --inflight 1 --size 20|wsx"
+        "h2_conns_100|echo-h2|h2echo --conns $conns --streams 1 --inflight 1 --size 20|wsx"
+    )
+else
+    echo "run.sh: no wsx_h2_loadgen (wsx::http2 not built: nghttp2 missing): HTTP/2 rows skipped" >&2
+fi
 
 wanted() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // wsx_bench_server: the wsx side of the benchmark suite, on one I/O thread.
 //
-//   wsx_bench_server [--port P] [--mode echo|broadcast|broadcast-list|cross-thread]
+//   wsx_bench_server [--port P] [--mode echo|echo-h2|broadcast|broadcast-list|cross-thread]
 //                    [--threads N] [--size BYTES] [--cert CHAIN.pem --key KEY.pem]
 //
 // echo            wsx::endpoints::echo(), as examples/echo_server serves it
@@ -38,6 +38,9 @@
 #include <wsx/wsx.hpp>
 #ifdef WSX_BENCH_TLS
 #include <wsx/transport/tls.hpp>
+#endif
+#ifdef WSX_BENCH_HTTP2
+#include <wsx/http2.hpp>
 #endif
 #if __has_include(<wsx/registry.hpp>)
 #include <wsx/registry.hpp>
@@ -212,7 +215,7 @@ int main(int argc, char** argv) {
         else if (flag == "--key") key = argv[i + 1];
         else {
             std::fprintf(stderr,
-                         "usage: %s [--port P] [--mode echo|broadcast|broadcast-list|cross-thread] [--threads N] "
+                         "usage: %s [--port P] [--mode echo|echo-h2|broadcast|broadcast-list|cross-thread] [--threads N] "
                          "[--size BYTES] [--cert CHAIN.pem --key KEY.pem]\n",
                          argv[0]);
             return 2;
@@ -252,6 +255,15 @@ int main(int argc, char** argv) {
 #endif
     if (mode == "echo") {
         server.websocket("/", wsx::endpoints::echo());
+    } else if (mode == "echo-h2") {
+        // The echo, served over HTTP/1.1 and over h2c (RFC 8441) on the same port.
+#ifdef WSX_BENCH_HTTP2
+        server.websocket("/", wsx::endpoints::echo());
+        wsx::http2::enable(server);
+#else
+        std::fprintf(stderr, "built without wsx::http2 (nghttp2): no --mode echo-h2\n");
+        return 2;
+#endif
     } else if (mode == "broadcast-list") {
         server.websocket("/", list.endpoint());
     } else if (mode == "broadcast") {

@@ -5,7 +5,8 @@
 #   conan create conan --build=missing                          # wsx::wsx
 #   conan create conan --build=missing -o "wsx/*:with_tls=True"  # and wsx::tls
 # A consumer: requires wsx/<version>, generators CMakeDeps, then
-#   find_package(wsx REQUIRED CONFIG) and link wsx::wsx (wsx::tls, wsx::deflate).
+#   find_package(wsx REQUIRED CONFIG) and link wsx::wsx (wsx::tls, wsx::deflate,
+#   wsx::http2 with -o "wsx/*:with_http2=True").
 #
 # Written to ConanCenter's conventions (header-library, package_id cleared,
 # basic_layout, no CMake run for a header-only package, the targets declared
@@ -37,10 +38,12 @@ class WsxConan(ConanFile):
     options = {
         "with_tls": [True, False],
         "with_deflate": [True, False],
+        "with_http2": [True, False],
     }
     default_options = {
         "with_tls": False,
         "with_deflate": False,
+        "with_http2": False,
     }
     no_copy_source = True
 
@@ -74,6 +77,9 @@ class WsxConan(ConanFile):
             self.requires("openssl/[>=1.1.1 <4]", transitive_headers=True, transitive_libs=True)
         if self.options.with_deflate:
             self.requires("zlib/[>=1.2.11 <2]", transitive_headers=True, transitive_libs=True)
+        if self.options.with_http2:
+            # wsx/http2 uses nghttp2's session API, which 1.34 completed.
+            self.requires("libnghttp2/[>=1.34.0 <2]", transitive_headers=True, transitive_libs=True)
 
     def package_id(self):
         self.info.clear()
@@ -135,3 +141,12 @@ class WsxConan(ConanFile):
             deflate.libdirs = []
             deflate.requires = ["core", "zlib::zlib"]
             deflate.defines = ["WSX_HAS_DEFLATE=1"]
+
+        if self.options.with_http2:
+            http2 = self.cpp_info.components["http2"]
+            http2.set_property("cmake_target_name", "wsx::http2")
+            http2.set_property("pkg_config_name", "wsx-http2")
+            http2.bindirs = []
+            http2.libdirs = []
+            http2.requires = ["core", "libnghttp2::libnghttp2"]
+            http2.defines = ["WSX_HAS_HTTP2=1"]

@@ -22,6 +22,9 @@ int main() {
 #if defined(WSX_HAS_DEFLATE)
     std::printf("wsx::deflate: WSX_HAS_DEFLATE=%d\n", WSX_HAS_DEFLATE);
 #endif
+#if defined(WSX_HAS_HTTP2)
+    std::printf("wsx::http2: WSX_HAS_HTTP2=%d\n", WSX_HAS_HTTP2);
+#endif
     std::printf("wsx %s: accept key %s, frame %s\n", WSX_VERSION_STRING, accept_ok ? "ok" : "WRONG",
                 frame_ok ? "ok" : "WRONG");
     return accept_ok && frame_ok ? 0 : 1;

@@ -34,6 +34,15 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 problems = []
 
+# The optional components, one option with_<name> each: the Conan package the
+# option requires, a target of it the component links, and the definition
+# wsx's own CMake target of that component carries (CMakeLists.txt).
+COMPONENTS = {
+    "tls": ("openssl", "openssl::ssl", None),
+    "deflate": ("zlib", "zlib::zlib", "WSX_HAS_DEFLATE=1"),
+    "http2": ("libnghttp2", "libnghttp2::libnghttp2", "WSX_HAS_HTTP2=1"),
+}
+
 # wsx is released under the Boost Software License 1.0 (LICENSE).
 LICENSE_SPDX_ID = "BSL-1.0"
 LICENSE_FIRST_LINE = "Boost Software License - Version 1.0 - August 17th, 2003"
@@ -339,9 +348,9 @@ def check_recipe(root: Path, work: Path):
         problem("package_type must be 'header-library'")
     if set(getattr(cls, "settings", ())) != {"os", "arch", "compiler", "build_type"}:
         problem("settings should be os, arch, compiler, build_type (ConanCenter's header-only recipes)")
-    if cls.options != {"with_tls": [True, False], "with_deflate": [True, False]}:
+    if cls.options != {f"with_{c}": [True, False] for c in COMPONENTS}:
         problem(f"options are {cls.options}")
-    if cls.default_options != {"with_tls": False, "with_deflate": False}:
+    if cls.default_options != {f"with_{c}": False for c in COMPONENTS}:
         problem(f"default_options are {cls.default_options}")
     if not getattr(cls, "no_copy_source", False):
         problem("no_copy_source should be True for a header-only recipe")
@@ -355,16 +364,19 @@ def check_recipe(root: Path, work: Path):
             problem(f"{attr} is a placeholder: leave it out until the project is published")
 
     version = expected_version(root)
-    for with_tls, with_deflate in itertools.product([False, True], repeat=2):
-        label = f"with_tls={with_tls} with_deflate={with_deflate}"
-        r = new_recipe(cls, path.parent, {"with_tls": with_tls, "with_deflate": with_deflate})
+    for flags in itertools.product([False, True], repeat=len(COMPONENTS)):
+        enabled = {c for c, on in zip(COMPONENTS, flags) if on}
+        opts = {f"with_{c}": on for c, on in zip(COMPONENTS, flags)}
+        label = " ".join(f"{k}={v}" for k, v in opts.items())
+        tag = "-".join(str(int(f)) for f in flags)
+        r = new_recipe(cls, path.parent, opts)
         r.set_version()
         if r.version != version:
             problem(f"set_version gave {r.version!r}, version.hpp says {version!r}")
 
         # export_sources, then package from what was exported.
-        export = work / f"export-{with_tls}-{with_deflate}"
-        package = work / f"package-{with_tls}-{with_deflate}"
+        export = work / f"export-{tag}"
+        package = work / f"package-{tag}"
         r.export_sources_folder = str(export)
         r.export_sources()
         if not (export / "include" / "wsx" / "wsx.hpp").is_file():
@@ -375,7 +387,7 @@ def check_recipe(root: Path, work: Path):
 
         r.requirements()
         refs = {ref.split("/")[0]: (ref, traits) for ref, traits in r.requirements_made}
-        want = {"asio", "simdjson"} | ({"openssl"} if with_tls else set()) | ({"zlib"} if with_deflate else set())
+        want = {"asio", "simdjson"} | {COMPONENTS[c][0] for c in enabled}
         if set(refs) != want:
             problem(f"{label}: requires {sorted(refs)}, expected {sorted(want)}")
         for name, (ref, traits) in refs.items():
@@ -391,7 +403,7 @@ def check_recipe(root: Path, work: Path):
         r.validate()  # gcc 12, C++20: fine
         for compiler, why in ((("gcc", "12", "17"), "C++17"), (("gcc", "11", None), "gcc 11"),
                               (("clang", "13", None), "clang 13")):
-            bad = new_recipe(cls, path.parent, {"with_tls": with_tls, "with_deflate": with_deflate}, compiler)
+            bad = new_recipe(cls, path.parent, opts, compiler)
             bad.version = version
             try:
                 bad.validate()
@@ -415,12 +427,12 @@ def check_recipe(root: Path, work: Path):
         if info.get_property("cmake_file_name") != "wsx":
             problem("cmake_file_name must be 'wsx' (find_package(wsx))")
         comps = dict(info.components.items())
-        want_comps = {"core"} | ({"tls"} if with_tls else set()) | ({"deflate"} if with_deflate else set())
+        want_comps = {"core"} | enabled
         if set(comps) != want_comps:
             problem(f"{label}: components {sorted(comps)}, expected {sorted(want_comps)}")
             continue
         targets = {n: c.get_property("cmake_target_name") for n, c in comps.items()}
-        want_targets = {"core": "wsx::wsx", "tls": "wsx::tls", "deflate": "wsx::deflate"}
+        want_targets = {"core": "wsx::wsx"} | {c: f"wsx::{c}" for c in COMPONENTS}
         for n, t in targets.items():
             if t != want_targets[n]:
                 problem(f"component {n}: cmake_target_name {t!r}, expected {want_targets[n]!r}")
@@ -440,13 +452,14 @@ def check_recipe(root: Path, work: Path):
         core = comps["core"]
         if set(core.requires) != {"asio::asio", "simdjson::simdjson"}:
             problem(f"core requires {core.requires}")
-        if with_tls and not {"core", "openssl::ssl"} <= set(comps["tls"].requires):
-            problem(f"tls requires {comps['tls'].requires}")
-        if with_deflate:
-            if not {"core", "zlib::zlib"} <= set(comps["deflate"].requires):
-                problem(f"deflate requires {comps['deflate'].requires}")
-            if "WSX_HAS_DEFLATE=1" not in comps["deflate"].defines:
-                problem("the deflate component must define WSX_HAS_DEFLATE=1 (as wsx::deflate does)")
+        for c in enabled:
+            _, target, define = COMPONENTS[c]
+            if not {"core", target} <= set(comps[c].requires):
+                problem(f"{c} requires {comps[c].requires}, expected core and {target}")
+            if define and define not in comps[c].defines:
+                problem(f"the {c} component must define {define} (as wsx::{c} does)")
+            if comps[c].get_property("pkg_config_name") != f"wsx-{c}":
+                problem(f"the {c} component's pkg_config_name should be wsx-{c} (cmake/wsx_pkgconfig.cmake)")
         if "pthread" not in core.system_libs:
             problem("core should list pthread on Linux (Asio uses threads)")
 
@@ -454,6 +467,9 @@ def check_recipe(root: Path, work: Path):
     cmake = (root / "CMakeLists.txt").read_text(encoding="utf-8")
     if "NAMESPACE wsx::" not in cmake:
         problem("CMakeLists.txt does not export with NAMESPACE wsx::")
+    for c, (_, _, define) in COMPONENTS.items():
+        if define and not re.search(r"target_compile_definitions\(wsx_" + c + r"\s+INTERFACE\s+" + re.escape(define), cmake):
+            problem(f"CMakeLists.txt's wsx::{c} does not define {define}, which the recipe's component does")
 
 
 def check_test_package(root: Path, work: Path):
@@ -500,7 +516,7 @@ def main(root: Path):
     with tempfile.TemporaryDirectory() as work:
         check_recipe(root, Path(work))
         check_test_package(root, Path(work))
-    print(f"conan recipe: ran every method of conanfile.py (4 option sets) and test_package: "
+    print(f"conan recipe: ran every method of conanfile.py ({2 ** len(COMPONENTS)} option sets) and test_package: "
           f"{len(problems)} problem(s)")
 
 

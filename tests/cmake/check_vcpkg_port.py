@@ -166,7 +166,10 @@ def main(root: Path):
                 problem(f"feature {fname!r} has unknown field {key!r}")
         check_description(f"feature {fname!r}", feature.get("description"))
         check_dependencies(f"feature {fname!r}", feature.get("dependencies", []))
-    expected = {"tls": "openssl", "deflate": "zlib"}
+    # Each feature: the port it depends on, the CMake option the portfile sets
+    # for it, and the target it provides.
+    expected = {"tls": "openssl", "deflate": "zlib", "http2": "nghttp2"}
+    expected_options = {"tls": "WSX_TLS", "deflate": "WSX_DEFLATE", "http2": "WSX_HTTP2"}
     if set(features) != set(expected):
         problem(f"features must be {sorted(expected)}, found {sorted(features)}")
     for fname, dep in expected.items():
@@ -201,6 +204,9 @@ def main(root: Path):
             mapped = dict(zip(rest[0::2], rest[1::2]))
     if set(mapped) != set(features):
         problem(f"vcpkg_check_features maps {sorted(mapped)}, the manifest has {sorted(features)}")
+    for fname, option in expected_options.items():
+        if fname in mapped and mapped[fname] != option:
+            problem(f"feature {fname!r} sets {mapped[fname]}, expected {option}")
     for fname, option in mapped.items():
         if not re.search(r"\b(set|option)\(\s*" + re.escape(option) + r"\b", cmake_sources):
             problem(f"feature {fname!r} sets {option}, which the top-level CMakeLists.txt does not define")
@@ -211,10 +217,14 @@ def main(root: Path):
             problem(f"the portfile passes -D{option}, which the top-level CMakeLists.txt does not define")
 
     usage = (port_dir / "usage").read_text(encoding="utf-8")
-    targets = set(re.findall(r"\bwsx::[a-z_]+", usage))
-    if targets != {"wsx::wsx", "wsx::tls", "wsx::deflate"}:
-        problem(f"usage names {sorted(targets)}; expected wsx::wsx, wsx::tls, wsx::deflate")
-    for target in ("wsx", "tls", "deflate"):
+    targets = set(re.findall(r"\bwsx::[a-z0-9_]+", usage))
+    want_targets = {"wsx::wsx"} | {f"wsx::{f}" for f in expected}
+    if targets != want_targets:
+        problem(f"usage names {sorted(targets)}; expected {sorted(want_targets)}")
+    for fname in expected:
+        if not re.search(r"COMPONENTS\s+" + re.escape(fname) + r"\b", usage):
+            problem(f"usage does not show find_package(wsx ... COMPONENTS {fname})")
+    for target in ("wsx", *expected):
         pattern = r"EXPORT_NAME \$\{_wsx_component\}|EXPORT_NAME " + target
         if not re.search(pattern, cmake_sources):
             problem(f"CMakeLists.txt does not export wsx::{target}")

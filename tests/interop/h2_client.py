@@ -224,3 +224,32 @@ class Client:
             self.sock.close()
         except OSError:
             pass
+
+
+def pump_all(clients, until, timeout=10):
+    """Client.pump over several connections at once: reads whichever has data
+    until until() is true; False on timeout."""
+    by_sock = {c.sock: c for c in clients}
+    deadline = time.monotonic() + timeout
+    while not until():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        ready, _, _ = select.select(list(by_sock), [], [], min(left, 0.5))
+        for sock in ready:
+            c = by_sock[sock]
+            try:
+                data = sock.recv(1 << 20)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                continue
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                del by_sock[sock]  # ended: until() decides whether that was expected
+                if not by_sock:
+                    return until()
+                continue
+            for ev in c.conn.receive_data(data):
+                c._handle(ev)
+            c.flush()
+    return True

@@ -12,7 +12,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from h2_client import Client, close_frame, ws_frame  # noqa: E402
+from h2_client import Client, close_frame, pump_all, ws_frame  # noqa: E402
 from interop_helpers import check, start_server, stop_server, summary  # noqa: E402
 
 TEXT, BINARY, CLOSE = 0x1, 0x2, 0x8
@@ -76,6 +76,40 @@ def many_streams(port, make_client=None):
           ok and all(s.messages() == [(TEXT, b"still here")] for s in others))
     check("no stream was reset", all(s.reset is None for s in streams))
     return c, others
+
+
+def many_connections(port):
+    """STREAMS h2c connections with one WebSocket stream each, all open at once:
+    every connection its own session; each echo returns on its own connection."""
+    clients = [Client(port) for _ in range(STREAMS)]
+    ok = pump_all(clients, lambda: all(c.settings.get(8) == 1 for c in clients), 10)
+    check(f"{STREAMS} h2c connections each get SETTINGS_ENABLE_CONNECT_PROTOCOL = 1", ok,
+          f"{sum(c.settings.get(8) == 1 for c in clients)} did")
+    streams = [c.open_websocket("/") for c in clients]
+    pump_all(clients, lambda: all(s.status for s in streams), 10)
+    check(f"{STREAMS} connections × 1 extended CONNECT answered 200",
+          all(s.status == 200 for s in streams), str({s.status for s in streams}))
+    expected = []
+    for i, (c, s) in enumerate(zip(clients, streams)):
+        msgs = [(TEXT, f"connection {i} ✓".encode()), (BINARY, os.urandom(100 + i))]
+        expected.append(msgs)
+        c.send(s, b"".join(ws_frame(op, data) for op, data in msgs))
+    ok = pump_all(clients, lambda: all(len(s.messages()) >= 2 for s in streams), 10)
+    check(f"each of {STREAMS} connections gets its own text and binary echo",
+          ok and all(s.messages()[:2] == want for s, want in zip(streams, expected)),
+          f"{sum(len(s.messages()) for s in streams)} messages")
+    for i, (c, s) in enumerate(zip(clients, streams)):
+        s.frames.clear()
+        c.send(s, close_frame(4000 + i))
+    ok = pump_all(clients, lambda: all(s.frames and s.frames[-1][1] == CLOSE and s.ended for s in streams), 10)
+    codes = [int.from_bytes(s.frames[-1][2][:2], "big") if s.frames else None for s in streams]
+    check(f"the {STREAMS} close handshakes echo their codes and end their streams",
+          ok and codes == [4000 + i for i in range(STREAMS)], str(codes[:5]))
+    check("no stream was reset", all(s.reset is None for s in streams))
+    check("no connection was ended by the server", all(c.terminated is None for c in clients))
+    for c, s in zip(clients, streams):
+        c.end(s)
+        c.close()
 
 
 def bad_requests(port):
@@ -187,6 +221,7 @@ def main():
         return 1
     try:
         c, open_streams = many_streams(port)
+        many_connections(port)
         bad_requests(port)
         http1_same_port(port)
         stop_with_streams(server, c, open_streams)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSL-1.0
 # vcpkg port of wsx, a header-only C++20 WebSocket library on standalone Asio.
-#   vcpkg install wsx[tls,deflate] --overlay-ports=<wsx checkout>/ports/vcpkg
+#   vcpkg install wsx[tls,deflate,http2] --overlay-ports=<wsx checkout>/ports/vcpkg
 # Header-only: one release configuration, nothing under debug/ or lib/.
 set(VCPKG_BUILD_TYPE release)
 
@@ -17,6 +17,7 @@ vcpkg_check_features(OUT_FEATURE_OPTIONS FEATURE_OPTIONS
     FEATURES
         tls     WSX_TLS
         deflate WSX_DEFLATE
+        http2   WSX_HTTP2
 )
 
 vcpkg_cmake_configure(
