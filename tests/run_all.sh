@@ -33,10 +33,11 @@ stage "libFuzzer: each target for ${fuzz_seconds} s from its seed corpus (clang;
 bash tests/fuzz/run_fuzzers.sh "$fuzz_seconds"
 
 stage "concurrency tests under ThreadSanitizer"
-concurrent='registry_test|connection_test|server_test|rest_test|backplane_redis_test|backpressure_test'
+concurrent='registry_test|connection_test|server_test|rest_test|backplane_redis_test|backpressure_test|coroutine_endpoint_test|timers_test|metrics_test|pubsub_topics_test'
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWSX_SANITIZE=thread \
       -DWSX_BUILD_EXAMPLES=OFF
 cmake --build build/tsan -j "$jobs" --target registry_test connection_test server_test rest_test backpressure_test \
+      coroutine_endpoint_test timers_test metrics_test pubsub_topics_test \
       $(cmake --build build/tsan --target help | grep -o '^backplane_redis_test' || true)
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -R "^(${concurrent})\$"
 
