@@ -37,10 +37,12 @@ struct h2_server {
 } // namespace
 
 TEST_CASE("an extended CONNECT opens a wsx::connection on its stream: hook, subprotocol, handlers, protocol h2") {
-    h2_server srv;
+    // Declared before the server: its thread may still close connections
+    // (and so call into the registry and the handlers' state) until it stops.
     registry reg;
     std::mutex m;
     std::string seen_path, seen_query, seen_token, opened_protocol;
+    h2_server srv;
     srv.s.websocket("/ws", reg.track({
         .on_upgrade = [&](upgrade_context& ctx) {
             std::lock_guard lock(m);

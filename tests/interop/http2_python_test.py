@@ -7,13 +7,12 @@ prior knowledge, HTTP/1.1 on the same port).
 Usage: http2_python_test.py <path to echo_server>
 """
 import os
-import signal
 import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from h2_client import Client, close_frame, pump_all, ws_frame  # noqa: E402
-from interop_helpers import check, start_server, stop_server, summary  # noqa: E402
+from interop_helpers import check, send_stop, start_server, stop_server, summary  # noqa: E402
 
 TEXT, BINARY, CLOSE = 0x1, 0x2, 0x8
 STREAMS = 100
@@ -201,7 +200,7 @@ def stop_with_streams(server, c, streams):
     check("streams on another connection are unaffected by those errors", ok)
     for s in streams:
         s.frames.clear()
-    server.send_signal(signal.SIGTERM)
+    send_stop(server)
     ok = c.pump(lambda: all(s.frames for s in streams), 10)
     codes = {int.from_bytes(s.frames[-1][2][:2], "big") for s in streams if s.frames and s.frames[-1][1] == CLOSE}
     check("stop() closes every WebSocket stream with 1001", ok and codes == {1001}, str(codes))

@@ -5,6 +5,7 @@ wsx example (the Python side of interop_helpers.js)."""
 import asyncio
 import os
 import re
+import signal
 import subprocess
 
 import websockets
@@ -118,10 +119,20 @@ def start_server(binary, *flags, scheme="ws"):
     return server, int(match.group(1))
 
 
+def send_stop(server):
+    """Sends SIGTERM now, for a test that checks what the server does while it
+    stops; a later stop_server() then only waits. A second SIGTERM could land
+    after run() has returned and the signal handler is gone (an ASan build's
+    exit is slow) and end the process with the default action (-15)."""
+    server.wsx_stopping = True
+    server.send_signal(signal.SIGTERM)
+
+
 def stop_server(server):
     """SIGTERM must stop the server gracefully: returns its exit status, or
     "killed" when it had not exited within 10 s."""
-    server.terminate()
+    if not getattr(server, "wsx_stopping", False):
+        server.terminate()
     try:
         return server.wait(10)
     except subprocess.TimeoutExpired:
