@@ -14,7 +14,7 @@ import os
 import statistics
 import sys
 
-SERVERS = [("wsx", "wsx"), ("uws", "uWebSockets"), ("beast", "Boost.Beast"), ("wspp", "websocketpp"), ("raw", "raw TCP")]
+SERVERS = [("wsx", "wsx"), ("uws", "uWebSockets"), ("beast", "Boost.Beast"), ("wspp", "websocketpp"), ("raw", "raw TCP"), ("wsx_uring", "wsx (io_uring)")]
 
 # scenario, metric, label, unit, higher is better[, scenario the peers are read from]
 ROWS = [

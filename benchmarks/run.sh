@@ -17,8 +17,9 @@
 #   --duration S      measured seconds per throughput cell (default 2)
 #   --only LIST       comma-separated scenarios (see `scenarios` below), or
 #                     "codec" / "callgrind"
-#   --servers LIST    comma-separated subset of: wsx,uws,beast,wspp,raw (uws: when
-#                     the uWebSockets sources are found, see BENCHMARKS.md)
+#   --servers LIST    comma-separated subset of: wsx,uws,beast,wspp,raw,wsx_uring (uws: when
+#                     the uWebSockets sources are found, see BENCHMARKS.md;
+#                     wsx_uring: wsx on Asio's io_uring backend, when liburing is found)
 #   --no-codec        skip the Google Benchmark codec run
 #   --no-callgrind    skip the callgrind instruction counts
 #   --out DIR         where results and logs go (default build-bench/results/DATE)
@@ -48,7 +49,7 @@ while (($#)); do
     --no-codec) codec=0 ;;
     --no-callgrind) callgrind=0 ;;
     --out) out=$2; shift ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -80,6 +81,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWSX_BUILD_BEN
 targets=(wsx_loadgen wsx_bench_server raw_echo_server)
 cmake --build "$build" --target help | grep -q '^uws_bench_server:' && targets+=(uws_bench_server)
 cmake --build "$build" --target help | grep -q '^uws_bench_server_tls:' && targets+=(uws_bench_server_tls)
+cmake --build "$build" --target help | grep -q '^wsx_bench_server_uring:' && targets+=(wsx_bench_server_uring)
 cmake --build "$build" --target help | grep -q beast_echo_server && targets+=(beast_echo_server)
 cmake --build "$build" --target help | grep -q wspp_echo_server && targets+=(wspp_echo_server)
 cmake --build "$build" --target help | grep -q wsx_codec_bench && targets+=(wsx_codec_bench)
@@ -133,7 +135,7 @@ logs=$out/logs
 mkdir -p "$logs"
 
 # ---- servers -------------------------------------------------------------------
-declare -A server_bin=([wsx]=wsx_bench_server [uws]=uws_bench_server [beast]=beast_echo_server [wspp]=wspp_echo_server [raw]=raw_echo_server)
+declare -A server_bin=([wsx]=wsx_bench_server [uws]=uws_bench_server [beast]=beast_echo_server [wspp]=wspp_echo_server [raw]=raw_echo_server [wsx_uring]=wsx_bench_server_uring)
 # Other people's servers may run on this machine: take ports nobody listens on
 # (below the ephemeral range), and check after each start that our server is
 # the one that answered.
@@ -144,9 +146,9 @@ free_port() {
     echo "$next_port"
     next_port=$((next_port + 1))
 }
-for s in wsx uws beast wspp raw; do server_port[$s]=$(free_port); next_port=$((server_port[$s] + 1)); done
+for s in wsx uws beast wspp raw wsx_uring; do server_port[$s]=$(free_port); next_port=$((server_port[$s] + 1)); done
 servers=()
-for s in wsx uws beast wspp raw; do
+for s in wsx uws beast wspp raw wsx_uring; do
     if [ -n "$servers_opt" ] && [[ ",$servers_opt," != *",$s,"* ]]; then continue; fi
     if [ -x "$bin/${server_bin[$s]}" ]; then servers+=("$s"); else echo "run.sh: no ${server_bin[$s]} built: $s skipped" >&2; fi
 done
