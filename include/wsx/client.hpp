@@ -818,3 +818,26 @@ private:
 using client = basic_client<transport::plain>;
 
 } // namespace wsx
+
+// Separate compilation (wsx/impl/src.hpp): with WSX_SEPARATE_COMPILATION the
+// client's instantiations are compiled once, in the unit that includes
+// <wsx/impl/src.hpp>, and only declared here.
+#if defined(WSX_SEPARATE_COMPILATION)
+namespace wsx {
+namespace detail {
+extern template class client_session<transport::plain>;
+extern template class client_impl<transport::plain>;
+} // namespace detail
+extern template class basic_client<transport::plain>;
+} // namespace wsx
+#if defined(WSX_SEPARATE_COMPILATION_TLS)
+#include <wsx/transport/tls.hpp>
+namespace wsx {
+namespace detail {
+extern template class client_session<transport::tls>;
+extern template class client_impl<transport::tls>;
+} // namespace detail
+extern template class basic_client<transport::tls>;
+} // namespace wsx
+#endif
+#endif

@@ -1074,3 +1074,20 @@ private:
 };
 
 } // namespace wsx
+
+// Separate compilation (wsx/impl/src.hpp): with WSX_SEPARATE_COMPILATION the
+// common instantiations are compiled once, in the unit that includes
+// <wsx/impl/src.hpp>, and only declared here. [temp.explicit]: the unit that
+// defines them may see these declarations first.
+#if defined(WSX_SEPARATE_COMPILATION)
+#include <wsx/transport/plain.hpp>
+namespace wsx {
+extern template class basic_connection<transport::plain>;
+} // namespace wsx
+#if defined(WSX_SEPARATE_COMPILATION_TLS)
+#include <wsx/transport/tls.hpp>
+namespace wsx {
+extern template class basic_connection<transport::tls>;
+} // namespace wsx
+#endif
+#endif

@@ -831,3 +831,26 @@ private:
 using server = basic_server<transport::plain>;
 
 } // namespace wsx
+
+// Separate compilation (wsx/impl/src.hpp): with WSX_SEPARATE_COMPILATION the
+// server's instantiations are compiled once, in the unit that includes
+// <wsx/impl/src.hpp>, and only declared here.
+#if defined(WSX_SEPARATE_COMPILATION)
+namespace wsx {
+namespace detail {
+extern template class http_session<transport::plain>;
+extern template class server_state<transport::plain>;
+} // namespace detail
+extern template class basic_server<transport::plain>;
+} // namespace wsx
+#if defined(WSX_SEPARATE_COMPILATION_TLS)
+#include <wsx/transport/tls.hpp>
+namespace wsx {
+namespace detail {
+extern template class http_session<transport::tls>;
+extern template class server_state<transport::tls>;
+} // namespace detail
+extern template class basic_server<transport::tls>;
+} // namespace wsx
+#endif
+#endif
