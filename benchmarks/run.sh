@@ -19,7 +19,8 @@
 #                     "codec" / "callgrind"
 #   --servers LIST    comma-separated subset of: wsx,uws,beast,wspp,raw,wsx_uring (uws: when
 #                     the uWebSockets sources are found, see BENCHMARKS.md;
-#                     wsx_uring: wsx on Asio's io_uring backend, when liburing is found)
+#                     wsx_uring: wsx on Asio's io_uring backend, when liburing is found,
+#                     only when named here)
 #   --no-codec        skip the Google Benchmark codec run
 #   --no-callgrind    skip the callgrind instruction counts
 #   --out DIR         where results and logs go (default build-bench/results/DATE)
@@ -49,7 +50,7 @@ while (($#)); do
     --no-codec) codec=0 ;;
     --no-callgrind) callgrind=0 ;;
     --out) out=$2; shift ;;
-    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -150,6 +151,8 @@ for s in wsx uws beast wspp raw wsx_uring; do server_port[$s]=$(free_port); next
 servers=()
 for s in wsx uws beast wspp raw wsx_uring; do
     if [ -n "$servers_opt" ] && [[ ",$servers_opt," != *",$s,"* ]]; then continue; fi
+    # The io_uring build only when asked for (--servers ...,wsx_uring).
+    if [ -z "$servers_opt" ] && [ "$s" = wsx_uring ]; then continue; fi
     if [ -x "$bin/${server_bin[$s]}" ]; then servers+=("$s"); else echo "run.sh: no ${server_bin[$s]} built: $s skipped" >&2; fi
 done
 
