@@ -462,6 +462,9 @@ private:
                 }
                 if (c.offer(m, &drains)) ++r.local;
                 else ++r.refused;
+                // One that needs a drain: most of the list will (the first
+                // broadcast of a burst), so room for all at once, not by doubling.
+                if (drains.size() == 1 && drains.capacity() == 1) drains.reserve(s.members.size());
             }
             if (!drains.empty()) ex.emplace(s.members.front().conn->get_executor());
         }
