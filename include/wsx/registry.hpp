@@ -3,8 +3,10 @@
 // wsx::registry — the live connections of one or more endpoints: lookup by id,
 // sends to one connection, to a user, to a group, or to everyone.
 //
-// Thread-safety: every member is safe from any thread. Sends never run with
-// the registry's lock held, so a handler may use the registry freely.
+// Thread-safety: every member is safe from any thread. No handler runs with
+// a registry lock held (a broadcast walks a thread's list under that list's
+// lock, but a send only admits and queues), so a handler may use the registry
+// freely.
 // Broadcasts encode the frame once (wsx::prepared_message): the payload is
 // never copied per client. Each recipient takes or refuses it in the caller's
 // thread (its max_buffered_bytes), and one posted drain per I/O thread writes
