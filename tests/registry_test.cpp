@@ -488,3 +488,69 @@ TEST_CASE("sends with a link attached and detached from several threads") {
     io.join();
     CHECK(link->n.load() > 0);  // at least the last one, sent while attached
 }
+
+TEST_CASE("a broadcast reaches every I/O thread's connections once: its own inline, the others through one drain") {
+    // Two io_contexts, as a server with two I/O threads has: the registry
+    // keeps one list per thread.
+    wsx::registry reg;
+    wsx::endpoint ep = reg.track({});
+    memory_hub one, two;
+    std::vector<memory_peer*> ones, twos;
+    for (int i = 0; i < 3; ++i) ones.push_back(&one.connect(ep));
+    for (int i = 0; i < 2; ++i) twos.push_back(&two.connect(ep));
+    REQUIRE(reg.count() == 5);
+
+    std::size_t counted = 0;
+    asio::post(one.io, [&] { counted = reg.broadcast("from one"); });
+    one.poll();
+    CHECK(counted == 5);  // final when the call returns, the other thread's share too
+    for (auto* p : ones) CHECK(p->messages() == std::vector<std::string>{"from one"});
+    // The other thread's share waits for that thread to run its drain.
+    for (auto* p : twos) CHECK(p->messages().empty());
+    for (auto* p : twos) CHECK(p->conn->buffered_amount() > 0);  // charged in the caller's thread
+    std::vector<std::size_t> writes;
+    for (auto* p : twos) writes.push_back(p->pipe->write_calls);
+    two.poll();
+    for (std::size_t i = 0; i < twos.size(); ++i) {
+        CHECK(twos[i]->messages() == std::vector<std::string>{"from one"});
+        CHECK(twos[i]->pipe->write_calls - writes[i] == 1);
+    }
+
+    // From a thread that runs neither: both shares are admitted here, each
+    // drained by its own thread; broadcast_except skips the one connection.
+    CHECK(reg.broadcast_except(twos[0]->conn->id(), "from outside") == 4);
+    one.poll();
+    two.poll();
+    for (auto* p : ones) CHECK(p->messages() == std::vector<std::string>{"from outside"});
+    CHECK(twos[0]->messages().empty());
+    CHECK(twos[1]->messages() == std::vector<std::string>{"from outside"});
+}
+
+TEST_CASE("removing and adding again keeps every connection in the fan-out exactly once") {
+    // The per-thread list removes by swapping the last member into the hole:
+    // every member must keep the right place, whatever the order.
+    fixture f;
+    std::vector<memory_peer*> peers;
+    for (int i = 0; i < 7; ++i) peers.push_back(&f.connect());
+    f.reg.remove(*peers[0]->conn);
+    f.reg.remove(*peers[6]->conn);  // the last one
+    f.reg.remove(*peers[3]->conn);
+    f.reg.add(*peers[3]->conn);     // back, at the end
+    f.reg.add(*peers[1]->conn);     // added twice: still one place
+    f.reg.remove(*peers[2]->conn);
+    REQUIRE(f.reg.count() == 4);    // 1, 3, 4, 5
+    CHECK(f.reg.broadcast("x") == 4);
+    f.hub.poll();
+    const std::vector<std::size_t> want{0, 1, 0, 1, 1, 1, 0};
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+        INFO("peer " << i);
+        CHECK(peers[i]->messages().size() == want[i]);
+    }
+    // And once they all leave, a broadcast reaches nobody (the list is dropped).
+    for (auto* p : peers) f.reg.remove(*p->conn);
+    CHECK(f.reg.broadcast("y") == 0);
+    f.reg.add(*peers[4]->conn);
+    CHECK(f.reg.broadcast("z") == 1);
+    f.hub.poll();
+    CHECK(peers[4]->messages() == std::vector<std::string>{"z"});
+}

@@ -3,12 +3,20 @@
 // wsx::registry — the live connections of one or more endpoints: lookup by id,
 // sends to one connection, to a user, to a group, or to everyone.
 //
-// Thread-safety: every member is safe from any thread. Sends never run with
-// the registry's lock held, so a handler may use the registry freely.
+// Thread-safety: every member is safe from any thread. No handler runs with
+// a registry lock held (a broadcast walks a thread's list under that list's
+// lock, but a send only admits and queues), so a handler may use the registry
+// freely.
 // Broadcasts encode the frame once (wsx::prepared_message): the payload is
 // never copied per client. Each recipient takes or refuses it in the caller's
 // thread (its max_buffered_bytes), and one posted drain per I/O thread writes
 // what waits in the recipients' inboxes; never a write inside the caller.
+//
+// Fan-out is sharded by I/O thread: the registry keeps, besides its map of
+// ids, one list of connections per io_context, under that list's own lock. A
+// broadcast walks each list in place (no snapshot of N shared_ptrs, no sort):
+// the caller's own thread's share is queued inline, and each other thread's
+// is admitted here and drained by one posted task for that thread.
 //
 // Scale-out: with a cluster_link attached (a backplane such as
 // wsx/backplane/redis.hpp), every send also reaches the matching connections
@@ -31,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
 #include <wsx/connection.hpp>
@@ -148,7 +157,10 @@ public:
         std::unique_lock lock(mutex_);
         const std::string id{c.id()};
         if (!c.user().empty()) users_[c.user()].insert(id);
-        entries_.insert_or_assign(id, std::move(e));
+        auto [it, fresh] = entries_.try_emplace(id);
+        if (!fresh) leave_shard(it->second);  // added again: one place in the lists
+        it->second = std::move(e);
+        join_shard(it->second);
     }
 
     // Removes the connection (it stays open; use close() to end it).
@@ -160,6 +172,7 @@ public:
         for (const auto& g : it->second.groups) erase_member(groups_, g, it->first);
         const std::string& user = it->second.conn->user();
         if (!user.empty()) erase_member(users_, user, it->first);
+        leave_shard(it->second);
         entries_.erase(it);
     }
 
@@ -264,8 +277,11 @@ public:
     // instance's matching connections, and never forwards it.
     fanout_result deliver_local(send_scope scope, std::string_view target, const prepared_message& m) {
         switch (scope) {
-        case send_scope::all: return deliver(snapshot_all({}), m);
-        case send_scope::all_except: return deliver(snapshot_all(target), m);
+        case send_scope::all: return deliver_all(nullptr, m);
+        case send_scope::all_except: {
+            const auto except = find(target);  // compared by address in the walk
+            return deliver_all(except ? except.get() : nullptr, m);
+        }
         case send_scope::group: return deliver(snapshot_set(groups_, target), m);
         case send_scope::user: return deliver(snapshot_set(users_, target), m);
         case send_scope::connection: {
@@ -336,10 +352,28 @@ public:
     }
 
 private:
+    struct shard;
     struct entry {
         std::shared_ptr<connection> conn;
         std::chrono::system_clock::time_point connected_at;
         std::unordered_set<std::string> groups;
+        // Its place in its I/O thread's list: written under mutex_ (unique)
+        // and that shard's lock (unique).
+        shard* home = nullptr;
+        std::size_t slot = 0;
+    };
+    // One I/O thread's (io_context's) registered connections. The entry owns
+    // the connection (its shared_ptr), and leaves the list before it is
+    // erased, so a pointer read under the shard's lock is alive.
+    struct member {
+        connection* conn;
+        entry* owner;  // entries_ is node-based: the address is stable
+    };
+    struct shard {
+        explicit shard(const asio::io_context* c) noexcept : context(c) {}
+        const asio::io_context* context;  // identity only: posts use a member's executor
+        std::shared_mutex mutex;          // taken after mutex_, never the other way
+        std::vector<member> members;
     };
     using member_map = std::unordered_map<std::string, std::unordered_set<std::string>>;
 
@@ -355,6 +389,93 @@ private:
             return send_status::not_open;
         }
         return c->send(m);
+    }
+
+    // Under mutex_ (unique).
+    void join_shard(entry& e) {
+        const asio::io_context* ctx = &e.conn->get_executor().context();
+        auto it = std::find_if(shards_.begin(), shards_.end(),
+                               [ctx](const auto& s) { return s->context == ctx; });
+        if (it == shards_.end()) it = shards_.insert(shards_.end(), std::make_shared<shard>(ctx));
+        shard& s = **it;
+        std::unique_lock lock(s.mutex);
+        e.home = &s;
+        e.slot = s.members.size();
+        s.members.push_back({e.conn.get(), &e});
+    }
+    // Under mutex_ (unique). Swaps the last member into the hole; an empty
+    // list is dropped (a broadcast walking it holds its own reference).
+    void leave_shard(entry& e) {
+        shard* s = std::exchange(e.home, nullptr);
+        if (!s) return;
+        {
+            std::unique_lock lock(s->mutex);
+            auto& v = s->members;
+            if (e.slot + 1 != v.size()) {
+                v[e.slot] = v.back();
+                v[e.slot].owner->slot = e.slot;
+            }
+            v.pop_back();
+            if (!v.empty()) return;
+        }
+        std::erase_if(shards_, [s](const auto& p) { return p.get() == s; });
+    }
+
+    // Every registered connection but `except`, shard by shard. The other
+    // threads' shares first, so their drains start while this thread queues
+    // its own; each recipient is admitted here (connection::offer), and one
+    // task per thread drains and flushes those that need it.
+    fanout_result deliver_all(const connection* except, const prepared_message& m) {
+        fanout_result r;
+        if (!m.valid_text()) return r;
+        std::vector<std::shared_ptr<shard>> shards;
+        {
+            std::shared_lock lock(mutex_);
+            shards = shards_;
+        }
+        std::vector<std::string> dead;
+        shard* own = nullptr;
+        for (const auto& s : shards)
+            if (!deliver_shard(*s, except, m, r, dead, true)) own = s.get();
+        if (own) deliver_shard(*own, except, m, r, dead, false);
+        for (const auto& id : dead) remove(id);
+        return r;
+    }
+
+    // False, having done nothing, when `defer_own` and the caller runs on
+    // the shard's thread.
+    bool deliver_shard(shard& s, const connection* except, const prepared_message& m,
+                       fanout_result& r, std::vector<std::string>& dead, bool defer_own) {
+        std::vector<std::shared_ptr<connection>> drains;
+        std::optional<connection::executor_type> ex;
+        {
+            std::shared_lock lock(s.mutex);
+            if (s.members.empty()) return true;
+            if (defer_own && s.members.front().conn->get_executor().running_in_this_thread())
+                return false;
+            // offer() runs no handler and never calls back into the registry.
+            for (const member& x : s.members) {
+                connection& c = *x.conn;
+                if (&c == except) continue;
+                if (!c.is_open()) {
+                    dead.emplace_back(c.id());
+                    ++r.refused;
+                    continue;
+                }
+                if (c.offer(m, &drains)) ++r.local;
+                else ++r.refused;
+                // One that needs a drain: most of the list will (the first
+                // broadcast of a burst), so room for all at once, not by doubling.
+                if (drains.size() == 1 && drains.capacity() == 1) drains.reserve(s.members.size());
+            }
+            if (!drains.empty()) ex.emplace(s.members.front().conn->get_executor());
+        }
+        if (ex) {
+            asio::post(*ex, [drains = std::move(drains)] {
+                for (const auto& c : drains) c->drain_and_flush();
+            });
+        }
+        return true;
     }
 
     static fanout_result one(send_result r) noexcept {
@@ -453,6 +574,7 @@ private:
     member_map users_;
     member_map groups_;
     std::shared_ptr<cluster_link> link_;
+    std::vector<std::shared_ptr<shard>> shards_;  // one per io_context with members
 };
 
 } // namespace wsx
