@@ -507,7 +507,7 @@ public:
         const std::size_t target = next_slot;
         next_slot = (next_slot + 1) % slots.size();
         acceptor->async_accept(*slots[target].ctx, [st = this->shared_from_this(), target](
-                                                       std::error_code ec, asio::ip::tcp::socket socket) {
+                                                       std::error_code ec, transport::tcp_socket socket) {
             st->on_accept(ec, std::move(socket), target);
         });
     }
@@ -536,7 +536,10 @@ public:
     asio::io_context* const external;
     route_table routes;
     std::vector<slot> slots;  // fixed once started
-    std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
+    // On the io_context's executor, as the sockets it accepts (transport::tcp_socket):
+    // a smaller accept operation, whose recycled block a connection's wait reuses.
+    using acceptor_type = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
+    std::unique_ptr<acceptor_type> acceptor;
     std::unique_ptr<asio::steady_timer> retry_timer;
     std::unique_ptr<asio::signal_set> signals;
     std::size_t next_slot = 0;
@@ -555,7 +558,7 @@ private:
         if (signals) signals->cancel(ec);
     }
 
-    void on_accept(std::error_code ec, asio::ip::tcp::socket socket, std::size_t target) {
+    void on_accept(std::error_code ec, transport::tcp_socket socket, std::size_t target) {
         if (ec == asio::error::operation_aborted || stopping.load()) return;
         if (ec) {
             // Out of file descriptors (EMFILE, ENFILE), of buffers, or similar:
@@ -669,7 +672,7 @@ public:
         if (ec)
             throw std::system_error(ec, "wsx: bad listen address '" + st.options.host + "'");
         const asio::ip::tcp::endpoint ep{address, st.options.port};
-        auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io);
+        auto acceptor = std::make_unique<typename state::acceptor_type>(io);
         acceptor->open(ep.protocol());
         acceptor->set_option(asio::socket_base::reuse_address(true));
         acceptor->bind(ep, ec);
