@@ -1029,16 +1029,16 @@ private:
     std::any user_data_;
     asio::ip::tcp::endpoint remote_;
     protocol::deflate_config deflate_{};
-    const char* protocol_ = "";
     std::uint8_t protocol_size_ = 0;
     std::uint32_t endpoint_row_ = 0;  // endpoint_index + 1; 0: no row
+    const char* protocol_ = "";
     char id_[11];
     role info_role_;
+    std::optional<close_code> close_code_;  // here: fills the padding before the assembler
     protocol::message_assembler assembler_;
     std::unique_ptr<protocol::message_inflater> inflater_; // permessage-deflate, when negotiated
     detail::message_encoder encoder_;
     detail::outbox outbox_;
-    std::optional<close_code> close_code_;
     std::unique_ptr<std::string> close_reason_;
     std::error_code error_;
 
@@ -1050,10 +1050,10 @@ private:
     connection_stats reported_{};
     std::size_t buffered_reported_ = 0;
 
+    detail::worker* turn_worker_ = nullptr;
     std::uint32_t last_rx_ = 0;
     std::uint32_t close_deadline_ = 0;
     bool reading_ = false;
-    detail::worker* turn_worker_ = nullptr;
     bool fragmenting_ = false;
     opcode out_type_ = opcode::text;
     protocol::utf8_validator out_utf8_;
