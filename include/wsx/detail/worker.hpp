@@ -193,7 +193,11 @@ private:
     timed_node* head_ = nullptr;
     std::atomic<std::size_t> size_{0};
     asio::io_context& context_;
-    asio::steady_timer timer_;
+    // On the io_context's executor: its wait operation, recycled by Asio
+    // through the same per-thread cache as connections' waits, stays small.
+    asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+                               asio::io_context::executor_type>
+        timer_;
     std::chrono::milliseconds resolution_;
     std::uint32_t tick_ = 0;
     std::uint32_t stop_deadline_ = 0;
