@@ -717,3 +717,53 @@ TEST_CASE("a send on the connection's thread does not overtake what another thre
     hub.poll();
     CHECK(peer.messages() == std::vector<std::string>{"1", "2", "3"});
 }
+
+TEST_CASE("connection_info's facts read back as given, the usually-empty ones too") {
+    // The connection keeps connection_info in a compact form (subprotocol and
+    // user apart, only when set; the endpoint row as a 32-bit number): every
+    // accessor must still return what the server gave it.
+    fixture f;
+    f.worker.metrics().set_endpoints(4);
+    const asio::ip::tcp::endpoint remote{asio::ip::make_address("127.0.0.1"), 5555};
+    wsx::connection_info info{"/chat", "v2", "alice", std::any{7}, remote};
+    info.protocol = "h2";
+    info.endpoint_index = 3;
+    auto pipe = std::make_shared<memory_transport::pipe>(f.io);
+    auto named = wsx::basic_connection<memory_transport>::open(
+        f.worker, memory_transport::stream(pipe), f.ep, f.limits, role::server, std::move(info), {}, {});
+    CHECK(named->path() == "/chat");
+    CHECK(named->subprotocol() == "v2");
+    CHECK(named->user() == "alice");
+    REQUIRE(std::any_cast<int>(&named->user_data()));
+    CHECK(std::any_cast<int>(named->user_data()) == 7);
+    CHECK(named->protocol() == "h2");
+    CHECK(named->remote_endpoint() == remote);
+    CHECK(named->id().size() == 11);
+    wsx::server_metrics m;
+    m.endpoints.resize(4);
+    f.worker.metrics().sum_into(m);
+    CHECK(m.endpoints[3].accepted == 1);
+    pipe->close_peer();  // it ends: on_close runs, and the row counts it
+    f.poll();
+    CHECK(f.closes == 1);
+    m = {};
+    m.endpoints.resize(4);
+    f.worker.metrics().sum_into(m);
+    CHECK(m.endpoints[3].closed == 1);
+
+    f.open();  // connection_info{"/", {}, {}, {}, {}}: no endpoint row
+    CHECK(f.conn->path() == "/");
+    CHECK(f.conn->subprotocol().empty());
+    CHECK(f.conn->user().empty());
+    CHECK_FALSE(f.conn->user_data().has_value());
+    CHECK(f.conn->protocol() == "http/1.1");
+    f.conn->user_data() = std::string{"set later"};
+    CHECK(std::any_cast<std::string>(f.conn->user_data()) == "set later");
+    f.conn->close(close_code::going_away, "bye");
+    f.pipe->feed(close_frame(close_code::going_away, "peer's reason"));
+    f.poll();
+    f.pipe->close_peer();
+    f.poll();
+    CHECK(f.closes == 2);
+    CHECK(f.closed_reason == "peer's reason");
+}

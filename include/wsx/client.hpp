@@ -589,7 +589,7 @@ private:
     std::shared_ptr<client_impl<Transport>> core_;
     http::url url_;
     asio::ip::tcp::resolver resolver_;
-    asio::ip::tcp::socket socket_;
+    transport::tcp_socket socket_;
     std::optional<stream_type> stream_;
     http::response_parser parser_;
     std::string key_;

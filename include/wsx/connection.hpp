@@ -200,25 +200,25 @@ public:
 
     // ---- fixed facts: safe from any thread (never change after open) -------
     // A short, URL-safe, unpredictable identifier, unique within the process.
-    std::string_view id() const noexcept { return id_; }
-    const std::string& path() const noexcept { return info_.path; }
-    const std::string& subprotocol() const noexcept { return info_.subprotocol; }
+    std::string_view id() const noexcept { return {id_, sizeof id_}; }
+    const std::string& path() const noexcept { return path_; }
+    const std::string& subprotocol() const noexcept { return named_ ? named_->subprotocol : no_name(); }
     // "http/1.1", or "h2" when the WebSocket is a stream of an HTTP/2 connection.
-    std::string_view protocol() const noexcept { return info_.protocol; }
+    std::string_view protocol() const noexcept { return {protocol_, protocol_size_}; }
     // permessage-deflate (RFC 7692) as negotiated; .enabled is false when not in use.
-    const protocol::deflate_config& deflate() const noexcept { return info_.deflate; }
+    const protocol::deflate_config& deflate() const noexcept { return deflate_; }
     // Heap bytes the permessage-deflate codec holds now (0 when not in use, or
     // idle without context takeover). Call on the I/O thread.
     std::size_t deflate_memory() const noexcept {
         return (inflater_ ? inflater_->memory_usage() : 0) + encoder_.memory_usage();
     }
-    const std::string& user() const noexcept { return info_.user; }
-    const asio::ip::tcp::endpoint& remote_endpoint() const noexcept { return info_.remote; }
+    const std::string& user() const noexcept { return named_ ? named_->user : no_name(); }
+    const asio::ip::tcp::endpoint& remote_endpoint() const noexcept { return remote_; }
     role local_role() const noexcept { return info_role_; }
     executor_type get_executor() const noexcept { return executor_; }
 
     // Set by the upgrade hook; read and write it on the I/O thread.
-    std::any& user_data() noexcept { return info_.user_data; }
+    std::any& user_data() noexcept { return user_data_; }
 
     // The error that ended the connection (wsx::error or a transport error).
     std::error_code error() const noexcept { return error_; }
@@ -275,15 +275,15 @@ protected:
         : executor_(w.context().get_executor()),
           endpoint_(&ep),
           limits_(&limits),
-          info_(std::move(info)),
           info_role_(r),
           assembler_(protocol::assembler_options{r, limits.max_message_size, ep.streaming}),
           encoder_(r),
           outbox_(limits.max_buffered_bytes) {
+        keep_info(std::move(info));
         setup_deflate(limits.deflate);
         make_id();
         w.link(this);
-        w.metrics().opened(info_.endpoint_index);
+        w.metrics().opened(endpoint_index());
         last_rx_ = w.now();
     }
 
@@ -419,7 +419,7 @@ private:
     void on_close_frame(close_code code, std::string_view reason) {
         close_received_ = true;
         close_code_ = code;
-        close_reason_.assign(reason);
+        set_close_reason(reason);
         if (!close_sent_) {
             close_sent_ = true;
             enqueue_close_frame(code, {});
@@ -437,7 +437,7 @@ private:
         if (!error_) error_ = error_for(code);
         if (!close_received_) {
             close_code_ = code;
-            close_reason_.assign(what);
+            set_close_reason(what);
         }
         if (!close_sent_) {
             close_sent_ = true;
@@ -466,7 +466,7 @@ private:
     // parameters from the handshake. Nothing is allocated here: the codec
     // allocates its zlib state on the first message that needs it.
     void setup_deflate(const deflate_options& o) {
-        const protocol::deflate_config& c = info_.deflate;
+        const protocol::deflate_config& c = deflate_;
         if (!c.enabled || o.codec == nullptr) return;
         inflater_ = o.codec->make_inflater({c.recv_window_bits, c.recv_no_context_takeover});
         assembler_.set_inflater(inflater_.get());
@@ -737,6 +737,7 @@ private:
     }
 
     void drain_inbox() {
+        std::vector<detail::outgoing_frame>& inbox_ = inbox_scratch();
         outbox_.take_inbox(inbox_);
         for (detail::outgoing_frame& f : inbox_) take(f);
         // A burst should not pin memory: keep the vector only while it is small.
@@ -787,6 +788,7 @@ private:
         std::error_code ec;
         std::size_t written = 0;
         const std::string_view corked = outbox_.corked_bytes();
+        std::vector<asio::const_buffer>& write_bufs_ = gather_scratch();
         if (!corked.empty() && state() != connection_state::closed) {
             write_bufs_.assign(1, asio::buffer(corked.data(), corked.size()));
             written = io_try_write(write_bufs_, ec);
@@ -816,6 +818,7 @@ private:
     // asynchronously for the rest. Only on this connection's own turn.
     void flush() {
         if (!outbox_.may_write() || state() == connection_state::closed) return;
+        std::vector<asio::const_buffer>& write_bufs_ = gather_scratch();
         while (outbox_.has_queued()) {
             outbox_.gather(write_bufs_, max_gather);
             if (io_nonblocking_writes()) {
@@ -892,7 +895,7 @@ private:
         detail::worker* w = owner();  // kept: on_close may throw, and its worker logs it
         report_to_thread(w);  // closed: takes back its buffered bytes
         if (w) {
-            w->metrics().closed(info_.endpoint_index,
+            w->metrics().closed(endpoint_index(),
                                 static_cast<std::uint16_t>(close_code_ ? *close_code_ : close_code::abnormal));
             w->unlink(this);
         }
@@ -906,7 +909,8 @@ private:
         const close_code code = close_code_ ? *close_code_ : close_code::abnormal;
         if (endpoint_->on_close) {
             try {
-                endpoint_->on_close(*this, code, close_reason_);
+                endpoint_->on_close(*this, code,
+                                    close_reason_ ? std::string_view{*close_reason_} : std::string_view{});
             } catch (const std::exception& e) {
                 // The connection is gone already; nothing left to fail, but say so.
                 log(w, "on_close threw: " + std::string{e.what()});
@@ -954,12 +958,58 @@ private:
         x ^= x >> 33;
         static constexpr char digits[] =
             "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        char buf[11];
-        for (char& c : buf) {
+        for (char& c : id_) {
             c = digits[x % 62];
             x /= 62;
         }
-        id_.assign(buf, sizeof buf);
+    }
+
+    // connection_info, kept small: the strings that are usually empty
+    // (subprotocol, user) in one block made only when one is not; the rest
+    // inline. Fixed from here on, so any thread may read them.
+    void keep_info(connection_info&& info) {
+        path_ = std::move(info.path);
+        if (!info.subprotocol.empty() || !info.user.empty())
+            named_ = std::make_unique<named_info>(
+                named_info{std::move(info.subprotocol), std::move(info.user)});
+        user_data_ = std::move(info.user_data);
+        remote_ = info.remote;
+        deflate_ = info.deflate;
+        protocol_ = info.protocol.data();
+        protocol_size_ = static_cast<std::uint8_t>(std::min<std::size_t>(info.protocol.size(), 255));
+        endpoint_row_ = info.endpoint_index == static_cast<std::size_t>(-1)
+                            ? 0
+                            : static_cast<std::uint32_t>(info.endpoint_index + 1);
+    }
+    std::size_t endpoint_index() const noexcept {
+        return endpoint_row_ == 0 ? static_cast<std::size_t>(-1) : endpoint_row_ - 1;
+    }
+    static const std::string& no_name() noexcept {
+        static const std::string empty;
+        return empty;
+    }
+
+    // The close reason is allocated only when the connection closes.
+    void set_close_reason(std::string_view reason) {
+        if (close_reason_) close_reason_->assign(reason);
+        else if (!reason.empty()) close_reason_ = std::make_unique<std::string>(reason);
+    }
+
+    // Vectors used only within one turn on the connection's thread live in its
+    // worker, shared by all its connections (an idle connection keeps none).
+    // After the worker is gone (the connection is closing), the thread's spare.
+    // Neither is in use when a handler runs, so no other connection finds it
+    // taken. The gather vector is reused as soon as io_async_write returns:
+    // the transport's async_write copies the buffer sequence (asio::async_write does).
+    std::vector<asio::const_buffer>& gather_scratch() {
+        if (detail::worker* w = owner()) return w->gather_buffers();
+        static thread_local std::vector<asio::const_buffer> spare;
+        return spare;
+    }
+    std::vector<detail::outgoing_frame>& inbox_scratch() {
+        if (detail::worker* w = owner()) return w->inbox_frames();
+        static thread_local std::vector<detail::outgoing_frame> spare;
+        return spare;
     }
 
     // Up to 64 buffers per write: well under IOV_MAX, enough to drain a
@@ -969,17 +1019,27 @@ private:
     executor_type executor_;
     const endpoint* endpoint_;
     const connection_options* limits_;
-    connection_info info_;
-    std::string id_;
+    // connection_info (see keep_info)
+    struct named_info {
+        std::string subprotocol;
+        std::string user;
+    };
+    std::string path_;
+    std::unique_ptr<const named_info> named_;
+    std::any user_data_;
+    asio::ip::tcp::endpoint remote_;
+    protocol::deflate_config deflate_{};
+    std::uint8_t protocol_size_ = 0;
+    std::uint32_t endpoint_row_ = 0;  // endpoint_index + 1; 0: no row
+    const char* protocol_ = "";
+    char id_[11];
     role info_role_;
+    std::optional<close_code> close_code_;  // here: fills the padding before the assembler
     protocol::message_assembler assembler_;
     std::unique_ptr<protocol::message_inflater> inflater_; // permessage-deflate, when negotiated
     detail::message_encoder encoder_;
     detail::outbox outbox_;
-    std::vector<detail::outgoing_frame> inbox_;  // the inbox's frames while they are taken
-    std::vector<asio::const_buffer> write_bufs_;
-    std::optional<close_code> close_code_;
-    std::string close_reason_;
+    std::unique_ptr<std::string> close_reason_;
     std::error_code error_;
 
     std::atomic<connection_state> state_{connection_state::open};
@@ -990,10 +1050,10 @@ private:
     connection_stats reported_{};
     std::size_t buffered_reported_ = 0;
 
+    detail::worker* turn_worker_ = nullptr;
     std::uint32_t last_rx_ = 0;
     std::uint32_t close_deadline_ = 0;
     bool reading_ = false;
-    detail::worker* turn_worker_ = nullptr;
     bool fragmenting_ = false;
     opcode out_type_ = opcode::text;
     protocol::utf8_validator out_utf8_;

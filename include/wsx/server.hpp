@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include <asio/bind_allocator.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/io_context.hpp>
@@ -450,6 +451,25 @@ private:
     std::string preface_seen_;  // the start of an HTTP/2 preface split across reads
 };
 
+// Allocates with plain new and delete, bypassing Asio's per-thread cache of
+// operation blocks. Asio hands a cached block to any later operation it fits:
+// an accept's block (the largest of a connection's operations) would become
+// the next connection's pending wait, twice that wait's size, and stay pinned
+// for as long as the connection is idle.
+template <class T>
+struct uncached_allocator {
+    using value_type = T;
+    uncached_allocator() = default;
+    template <class U>
+    uncached_allocator(const uncached_allocator<U>&) noexcept {}
+    T* allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
+    void deallocate(T* p, std::size_t n) noexcept { std::allocator<T>{}.deallocate(p, n); }
+    template <class U>
+    bool operator==(const uncached_allocator<U>&) const noexcept { return true; }
+    template <class U>
+    bool operator!=(const uncached_allocator<U>&) const noexcept { return false; }
+};
+
 // What a server's I/O handlers use, shared with them: a handler still queued
 // in an io_context (the user's, or an owned one during teardown) keeps it
 // alive, so it never touches a destroyed server. Members are used on the
@@ -506,10 +526,12 @@ public:
         if (stopping.load() || !acceptor) return;
         const std::size_t target = next_slot;
         next_slot = (next_slot + 1) % slots.size();
-        acceptor->async_accept(*slots[target].ctx, [st = this->shared_from_this(), target](
-                                                       std::error_code ec, asio::ip::tcp::socket socket) {
-            st->on_accept(ec, std::move(socket), target);
-        });
+        acceptor->async_accept(*slots[target].ctx,
+                               asio::bind_allocator(uncached_allocator<void>{},
+                                                    [st = this->shared_from_this(), target](
+                                                        std::error_code ec, transport::tcp_socket socket) {
+                                                        st->on_accept(ec, std::move(socket), target);
+                                                    }));
     }
 
     // The server is being destroyed (its threads, if any, have ended; with a
@@ -536,7 +558,10 @@ public:
     asio::io_context* const external;
     route_table routes;
     std::vector<slot> slots;  // fixed once started
-    std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
+    // On the io_context's executor, as the sockets it accepts (transport::tcp_socket):
+    // a smaller accept operation, whose recycled block a connection's wait reuses.
+    using acceptor_type = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
+    std::unique_ptr<acceptor_type> acceptor;
     std::unique_ptr<asio::steady_timer> retry_timer;
     std::unique_ptr<asio::signal_set> signals;
     std::size_t next_slot = 0;
@@ -555,7 +580,7 @@ private:
         if (signals) signals->cancel(ec);
     }
 
-    void on_accept(std::error_code ec, asio::ip::tcp::socket socket, std::size_t target) {
+    void on_accept(std::error_code ec, transport::tcp_socket socket, std::size_t target) {
         if (ec == asio::error::operation_aborted || stopping.load()) return;
         if (ec) {
             // Out of file descriptors (EMFILE, ENFILE), of buffers, or similar:
@@ -571,15 +596,16 @@ private:
             });
             return;
         }
-        asio::post(*slots[target].ctx, [st = this->shared_from_this(), target,
-                                         s = std::move(socket)]() mutable {
+        asio::post(*slots[target].ctx,
+                   asio::bind_allocator(uncached_allocator<void>{}, [st = this->shared_from_this(), target,
+                                                                     s = std::move(socket)]() mutable {
             worker* w = st->slots[target].w.get();
             if (st->stopping.load() || !w) return;
             auto session = std::make_shared<http_session<Transport>>(
                 *w, typename Transport::stream(std::move(s), st->transport_context), st->routes,
                 st->options, st);
             session->start();
-        });
+        }));
         accept();
     }
 };
@@ -669,7 +695,7 @@ public:
         if (ec)
             throw std::system_error(ec, "wsx: bad listen address '" + st.options.host + "'");
         const asio::ip::tcp::endpoint ep{address, st.options.port};
-        auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(io);
+        auto acceptor = std::make_unique<typename state::acceptor_type>(io);
         acceptor->open(ep.protocol());
         acceptor->set_option(asio::socket_base::reuse_address(true));
         acceptor->bind(ep, ec);

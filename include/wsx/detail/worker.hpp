@@ -6,6 +6,8 @@
 //    no read buffer of its own);
 //  - the cork buffer where the frames produced while handling one read are
 //    gathered before one write;
+//  - the vectors a connection needs only while it writes or takes the frames
+//    other threads sent it (an idle connection keeps neither);
 //  - one sweep timer that checks every connection's deadlines (handshake, idle,
 //    ping, close) instead of one timer object per connection;
 //  - the log hook (server_options::log) through which its nodes report what
@@ -19,10 +21,13 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
+#include <asio/buffer.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <wsx/detail/outbox.hpp>
 #include <wsx/log.hpp>
 #include <wsx/metrics.hpp>
 
@@ -108,6 +113,12 @@ public:
     std::string* lend_cork() noexcept { return std::exchange(cork_lent_, true) ? nullptr : &cork_; }
     void return_cork() noexcept { cork_lent_ = false; }
 
+    // Scratch vectors for one connection at a time, within one call that runs
+    // no handler: the buffers of one gathered write (a transport's async_write
+    // copies them) and the frames taken from a connection's inbox.
+    std::vector<asio::const_buffer>& gather_buffers() noexcept { return gather_; }
+    std::vector<outgoing_frame>& inbox_frames() noexcept { return inbox_frames_; }
+
     std::uint32_t now() const noexcept { return tick_; }
     // A duration in sweep ticks, rounded up so a deadline never fires early;
     // zero stays zero (disabled).
@@ -182,7 +193,11 @@ private:
     timed_node* head_ = nullptr;
     std::atomic<std::size_t> size_{0};
     asio::io_context& context_;
-    asio::steady_timer timer_;
+    // On the io_context's executor: its wait operation, recycled by Asio
+    // through the same per-thread cache as connections' waits, stays small.
+    asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+                               asio::io_context::executor_type>
+        timer_;
     std::chrono::milliseconds resolution_;
     std::uint32_t tick_ = 0;
     std::uint32_t stop_deadline_ = 0;
@@ -191,6 +206,8 @@ private:
     std::unique_ptr<std::uint8_t[]> read_buffer_;
     std::string cork_;
     bool cork_lent_ = false;
+    std::vector<asio::const_buffer> gather_;
+    std::vector<outgoing_frame> inbox_frames_;
     const log_handler* log_ = nullptr;
     thread_metrics metrics_;
     // Expires with the worker: what its queued sweep handler checks.

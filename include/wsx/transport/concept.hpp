@@ -27,11 +27,19 @@
 #include <vector>
 
 #include <asio/buffer.hpp>
+#include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 
 #include <wsx/protocol/role.hpp>
 
 namespace wsx::transport {
+
+// The socket the server accepts and the client connects: bound to an
+// io_context's executor (8 bytes) rather than asio::any_io_executor (56), which
+// shrinks the socket and every Asio operation that carries its executor (the
+// pending wait of each idle connection among them). A stream constructible
+// from asio::ip::tcp::socket&& still takes it: the socket converts.
+using tcp_socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 
 namespace detail {
 struct probe_handler {

@@ -2,9 +2,11 @@
 #pragma once
 // Plain TCP transport (ws://).
 #include <cstddef>
+#include <stdexcept>
 #include <system_error>
 #include <utility>
 
+#include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 #include <asio/write.hpp>
@@ -19,21 +21,27 @@ struct plain {
 
     struct context {};  // nothing to configure for plain TCP
 
+    // Bound to the io_context's executor: see transport::tcp_socket.
+    using socket_type = tcp_socket;
+
     class stream {
     public:
-        using executor_type = asio::ip::tcp::socket::executor_type;
+        using executor_type = socket_type::executor_type;
         // Writes go straight to the kernel when it has room, so a connection
         // can write from a per-thread buffer and keep nothing of its own.
         static constexpr bool nonblocking_writes = true;
 
-        stream(asio::ip::tcp::socket socket, context&) : socket_(std::move(socket)) {
+        stream(socket_type socket, context&) : socket_(std::move(socket)) {
             std::error_code ec;
             socket_.non_blocking(true, ec);
             socket_.set_option(asio::ip::tcp::no_delay(true), ec);
         }
+        // A socket on an any_io_executor moves to the io_context behind it
+        // (the descriptor is kept); one on another kind of executor cannot.
+        stream(asio::ip::tcp::socket&& socket, context& ctx) : stream(rebind(std::move(socket)), ctx) {}
 
         executor_type get_executor() noexcept { return socket_.get_executor(); }
-        asio::ip::tcp::socket& socket() noexcept { return socket_; }
+        socket_type& socket() noexcept { return socket_; }
 
         template <class Handler>
         void async_handshake(role, Handler&& handler) {
@@ -80,7 +88,18 @@ struct plain {
         }
 
     private:
-        asio::ip::tcp::socket socket_;
+        static socket_type rebind(asio::ip::tcp::socket&& socket) {
+            const asio::ip::tcp::socket::executor_type any = socket.get_executor();
+            const auto* ex = any.target<executor_type>();
+            if (!ex)
+                throw std::invalid_argument(
+                    "wsx::transport::plain::stream: the socket must run on an io_context executor");
+            if (!socket.is_open()) return socket_type(*ex);
+            const auto protocol = socket.local_endpoint().protocol();
+            return socket_type(*ex, protocol, socket.release());
+        }
+
+        socket_type socket_;
     };
 };
 
