@@ -327,9 +327,7 @@ protected:
         for (int round = 0; round < 8; ++round) {
             std::error_code rec;
             const std::size_t n = io_read_some(buffer, rec);
-            if (rec == asio::error::would_block || rec == asio::error::try_again)
-                return wait_readable();
-            if (rec) return on_read_end(rec);
+            if (rec) return would_block(rec) ? wait_readable() : on_read_end(rec);
             if (n == 0) return wait_readable();
             last_rx_ = w->now();
             ping_sent_ = false;
@@ -340,6 +338,13 @@ protected:
         }
         reading_ = true;
         asio::post(executor_, [self = shared_from_this()] { self->on_readable({}); });
+    }
+
+    // EAGAIN/EWOULDBLOCK from a non-blocking read or write. Callers test `ec` first, so
+    // the success path builds no error_code of its own (each comparison with an
+    // asio::error value constructs one and asks for its category).
+    static bool would_block(const std::error_code& ec) noexcept {
+        return ec == asio::error::would_block || ec == asio::error::try_again;
     }
 
     void on_write_done(std::error_code ec, std::size_t written) {
@@ -388,8 +393,9 @@ private:
         switch (ev.type) {
         case event_type::need_more: break;
         case event_type::message:
-            if (ev.fin) messages_in_.fetch_add(1, std::memory_order_relaxed);
-            bytes_in_.fetch_add(ev.payload.size(), std::memory_order_relaxed);
+            // One writer (this thread): a load and a store, not a locked add per message.
+            if (ev.fin) add_own(messages_in_, 1);
+            add_own(bytes_in_, ev.payload.size());
             if (endpoint_->on_message)
                 guarded([&] {
                     endpoint_->on_message(*this, message{ev.message_type, ev.payload, ev.fin,
@@ -792,7 +798,7 @@ private:
         if (!corked.empty() && state() != connection_state::closed) {
             write_bufs_.assign(1, asio::buffer(corked.data(), corked.size()));
             written = io_try_write(write_bufs_, ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+            if (ec && would_block(ec)) ec = {};
         }
         if (std::string* cork = outbox_.end_turn(written)) {
             // A burst of large frames should not pin memory for the thread's lifetime.
@@ -825,8 +831,7 @@ private:
                 std::error_code ec;
                 outbox_.written(io_try_write(write_bufs_, ec));
                 if (!ec) continue;
-                if (ec != asio::error::would_block && ec != asio::error::try_again)
-                    return finish(ec);
+                if (!would_block(ec)) return finish(ec);
                 outbox_.gather(write_bufs_, max_gather);
             }
             outbox_.write_started();

@@ -134,3 +134,43 @@ TEST_CASE("append_close_frame") {
         CHECK(out.substr(4) == std::string(123, 'r'));
     }
 }
+
+// Small frames (payload <= small_frame_payload) are written in place after one resize, larger
+// ones with two appends: every length form (7-bit, 16-bit, 64-bit), either side of that
+// boundary, masked or not, behind earlier output and with or without spare capacity, must
+// decode to the same header and payload.
+TEST_CASE("append_frame writes every length form on both sides of the small-frame boundary") {
+    const mask_key key{0x5A, 0x01, 0xF0, 0x3C};
+    for (std::size_t len : {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{20},
+                            std::size_t{125}, std::size_t{126}, small_frame_payload - 1,
+                            small_frame_payload, small_frame_payload + 1, std::size_t{65535},
+                            std::size_t{65536}, std::size_t{70000}}) {
+        std::string payload(len, '\0');
+        for (std::size_t i = 0; i < len; ++i)
+            payload[i] = static_cast<char>(i * 13 + 1);
+        for (bool masked : {false, true}) {
+            for (bool spare : {false, true}) {
+                CAPTURE(len, masked, spare);
+                std::string out = "earlier";
+                if (spare) out.reserve(out.size() + len + max_frame_header_size + 100);
+                append_frame(out, opcode::binary, payload, true, masked ? &key : nullptr);
+                REQUIRE(out.substr(0, 7) == "earlier");
+                const auto wire = bytes_of(out.substr(7));
+                frame_header h;
+                const std::size_t header_size = decode_frame_header(wire, h);
+                REQUIRE(header_size == frame_header_size(len, masked));
+                REQUIRE(has_valid_length_encoding(h, header_size));
+                CHECK(h.payload_length == len);
+                CHECK(h.fin);
+                CHECK(h.op == opcode::binary);
+                CHECK(h.masked == masked);
+                REQUIRE(wire.size() == header_size + len);
+                for (std::size_t i = 0; i < len; ++i) {
+                    const auto b = static_cast<std::uint8_t>(payload[i]);
+                    const auto expected = masked ? static_cast<std::uint8_t>(b ^ key[i % 4]) : b;
+                    if (wire[header_size + i] != expected) FAIL("byte " << i);
+                }
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 #include "catch.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -76,4 +77,25 @@ TEST_CASE("apply_mask on a large buffer") {
     apply_mask(std::span(fast.data() + 1, 65536 + 3), key, 2);
     reference_mask(slow.data() + 1, 65536 + 3, key, 2);
     CHECK(fast == slow);
+}
+
+// Short payloads go through the 4-byte step and a byte tail at a fixed phase: pieces of 1-7
+// bytes, starting anywhere in the key, must chain like one pass.
+TEST_CASE("apply_mask in short pieces of every length equals one pass") {
+    const mask_key key{0xA1, 0xB2, 0xC3, 0xD4};
+    const std::vector<std::uint8_t> original = pattern(97, 11);
+    std::vector<std::uint8_t> whole = original;
+    apply_mask(whole, key);
+    for (std::size_t piece = 1; piece <= 7; ++piece) {
+        for (std::size_t start = 0; start < 8; ++start) {
+            CAPTURE(piece, start);
+            std::vector<std::uint8_t> v = original;
+            apply_mask(std::span(v.data(), start), key, 0);
+            for (std::size_t at = start; at < v.size(); at += piece) {
+                const std::size_t n = std::min(piece, v.size() - at);
+                apply_mask(std::span(v.data() + at, n), key, at);
+            }
+            REQUIRE(v == whole);
+        }
+    }
 }

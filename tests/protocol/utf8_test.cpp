@@ -212,3 +212,65 @@ TEST_CASE("is_valid_utf8 is simdjson's validator, also where <simdjson.h> is inc
     CHECK_FALSE(is_valid_utf8(bad));
     CHECK_FALSE(simdjson::validate_utf8(bad.data(), bad.size()));
 }
+
+// The ASCII fast path (word at a time below detail::ascii_fast_path_limit bytes) must agree
+// with the full validator around every word and limit boundary: one non-ASCII byte at any
+// position, in ASCII text of every length across the limit, decides like simdjson does.
+TEST_CASE("short text: the ASCII fast path agrees with simdjson at every length and position") {
+    const std::size_t limit = wsx::protocol::detail::ascii_fast_path_limit;
+    for (std::size_t len = 0; len <= limit + 9; ++len) {
+        const std::string ascii(len, 'a');
+        CAPTURE(len);
+        REQUIRE(is_valid_utf8(ascii));
+        utf8_validator whole;
+        REQUIRE(whole.feed(ascii));
+        REQUIRE(whole.finish());
+        for (std::size_t at = 0; at < len; ++at) {
+            CAPTURE(at);
+            // One invalid byte (a stray continuation, an impossible lead, 0xFF; 0x7F is ASCII
+            // and valid, the control for the bit test).
+            for (unsigned char b : {0x80u, 0xBFu, 0xC0u, 0xF5u, 0xFFu, 0x7Fu}) {
+                std::string s = ascii;
+                s[at] = static_cast<char>(b);
+                const bool expected = simdjson::validate_utf8(s.data(), s.size());
+                CAPTURE(static_cast<unsigned>(b), expected);
+                REQUIRE(expected == (b == 0x7Fu));
+                REQUIRE(is_valid_utf8(s) == expected);
+                utf8_validator v;
+                REQUIRE((v.feed(s) && v.finish()) == expected);
+            }
+            // A valid two-byte sequence starting here (when it fits), and one cut at the end.
+            if (at + 1 < len) {
+                std::string s = ascii;
+                s[at] = '\xC3';
+                s[at + 1] = '\xA9';
+                REQUIRE(is_valid_utf8(s));
+                utf8_validator v;
+                REQUIRE(v.feed(s));
+                REQUIRE(v.finish());
+            } else {
+                std::string s = ascii;
+                s[at] = '\xC3'; // a lead byte as the last byte: the code point is cut
+                REQUIRE_FALSE(is_valid_utf8(s));
+                utf8_validator v;
+                REQUIRE(v.feed(s)); // may still be completed by the next piece...
+                REQUIRE(v.in_code_point());
+                REQUIRE(v.feed("\xA9"));
+                REQUIRE(v.finish()); // ...and is
+            }
+        }
+    }
+}
+
+TEST_CASE("short text: ASCII after a code point cut at the previous piece's end") {
+    utf8_validator v;
+    REQUIRE(v.feed("ab\xE2\x82"));
+    REQUIRE(v.in_code_point());
+    // The continuation byte finishes the cut code point; the rest takes the ASCII path.
+    REQUIRE(v.feed("\xAC and then twenty bytes"));
+    REQUIRE(v.finish());
+    // A piece that starts with ASCII where a continuation byte is due fails at once.
+    REQUIRE(v.feed("\xE2\x82"));
+    REQUIRE_FALSE(v.feed("plain ASCII"));
+    REQUIRE_FALSE(v.finish());
+}

@@ -11,12 +11,17 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 namespace wsx::protocol {
+
+// Payloads up to this size are framed with one resize of the output and copies of known
+// bounds; larger ones with two appends (see append_frame).
+inline constexpr std::size_t small_frame_payload = 1024;
 
 // Appends one whole frame to out: the header with the minimal length encoding (§5.2), then
 // the payload. A client passes a mask key and the payload is copied masked (§5.3: every
@@ -46,20 +51,31 @@ inline void append_frame(std::string& out, opcode op, std::string_view payload, 
     if (key != nullptr) h.key = *key;
     h.payload_length = payload.size();
 
-    std::uint8_t header[max_frame_header_size];
-    const std::size_t header_size = encode_frame_header(h, header);
+    const std::size_t header_size = frame_header_size(payload.size(), key != nullptr);
     const std::size_t start = out.size();
     const std::size_t total = header_size + payload.size();
     // Grow geometrically ourselves: an exact reserve per frame would reallocate on every
     // append with standard libraries that honour the request exactly.
     if (out.capacity() - start < total) out.reserve(std::max(start + total, 2 * out.capacity()));
-    out.append(reinterpret_cast<const char*>(header), header_size);
-    out.append(payload);
-    if (key != nullptr && !payload.empty()) {
-        apply_mask(
-            {reinterpret_cast<std::uint8_t*>(out.data()) + start + header_size, payload.size()},
-            *key);
+    std::uint8_t* dst;
+    if (payload.size() <= small_frame_payload) {
+        // A small frame (a chat line, a pong) grows the string once, within its capacity, and
+        // the header is encoded in place: one resize and one copy instead of two appends. The
+        // resize zero-fills what is then overwritten, which costs nothing at this size.
+        out.resize(start + total);
+        dst = reinterpret_cast<std::uint8_t*>(out.data()) + start;
+        encode_frame_header(h, dst);
+        if (!payload.empty()) std::memcpy(dst + header_size, payload.data(), payload.size());
+    } else {
+        // A large payload is copied once, by append, with no zero-fill pass before it.
+        std::uint8_t header[max_frame_header_size];
+        encode_frame_header(h, header);
+        out.append(reinterpret_cast<const char*>(header), header_size);
+        out.append(payload);
+        dst = reinterpret_cast<std::uint8_t*>(out.data()) + start;
     }
+    if (key != nullptr && !payload.empty())
+        apply_mask({dst + header_size, payload.size()}, *key);
 }
 
 // Appends a Close frame (§5.5.1) with the code and the reason cut to 123 bytes at a code point

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 // simdjson's validator is compiled into the simdjson library that wsx::wsx links (it picks
@@ -23,8 +24,41 @@ bool validate_utf8(const char* buf, std::size_t len) noexcept;
 
 namespace wsx::protocol {
 
+namespace detail {
+// Below this many bytes, text is first checked for plain ASCII a word at a time: most short
+// messages (chat lines, JSON events) are ASCII, and then this costs a few instructions where
+// simdjson's run-time dispatch and setup cost a hundred or more. Longer text goes to simdjson
+// directly, which has its own ASCII fast path and vector width.
+inline constexpr std::size_t ascii_fast_path_limit = 128;
+
+// True when no byte of [p, p+n) has its high bit set (all ASCII, hence valid UTF-8).
+inline bool is_ascii(const unsigned char* p, std::size_t n) noexcept {
+    std::uint64_t high = 0;
+    while (n >= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p, 8);
+        high |= w;
+        p += 8;
+        n -= 8;
+    }
+    if (n >= 4) {
+        std::uint32_t w;
+        std::memcpy(&w, p, 4);
+        high |= w;
+        p += 4;
+        n -= 4;
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        high |= p[i];
+    return (high & 0x8080808080808080ull) == 0;
+}
+} // namespace detail
+
 // Whole-string check (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF).
 inline bool is_valid_utf8(std::string_view s) noexcept {
+    if (s.size() < detail::ascii_fast_path_limit &&
+        detail::is_ascii(reinterpret_cast<const unsigned char*>(s.data()), s.size()))
+        return true;
     return simdjson::validate_utf8(s.data(), s.size());
 }
 
@@ -36,32 +70,12 @@ public:
     // surrogate (0xED 0xA0...) or a value above U+10FFFF (0xF4 0x90...) is rejected in the
     // call that delivers it. Once false, it stays false until finish() or reset().
     bool feed(std::string_view bytes) noexcept {
-        if (failed_) return false;
-        const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-        const std::size_t n = bytes.size();
-        std::size_t i = 0;
-        // Finish the code point cut at the end of the previous chunk, byte by byte.
-        while (need_ != 0 && i < n) {
-            if (!step(p[i++])) return fail();
-        }
-        if (i == n) return true;
-        // From here on we are at a code point boundary. Split off a trailing incomplete code
-        // point so the bulk check sees only whole ones.
-        const std::size_t tail = i + incomplete_tail_start(p + i, n - i);
-        const std::size_t bulk = tail - i;
-        if (bulk < simd_threshold) {
-            // Too short for the SIMD dispatch to pay off.
-            for (std::size_t j = i; j < tail; ++j) {
-                if (!step(p[j])) return fail();
-            }
-            if (need_ != 0) return fail(); // a code point cut inside the bulk: not valid
-        } else if (!simdjson::validate_utf8(bytes.data() + i, bulk)) {
-            return fail();
-        }
-        for (std::size_t j = tail; j < n; ++j) {
-            if (!step(p[j])) return fail();
-        }
-        return true;
+        // Short ASCII at a code point boundary (the common case) is whole code points with
+        // nothing cut at the end. Kept this small so that it inlines into the caller's loop.
+        if (need_ == 0 && !failed_ && bytes.size() < detail::ascii_fast_path_limit &&
+            detail::is_ascii(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()))
+            return true;
+        return feed_any(bytes);
     }
 
     // True when everything fed was valid and ended on a code point boundary. Resets the
@@ -83,6 +97,43 @@ public:
     bool in_code_point() const noexcept { return need_ != 0; }
 
 private:
+    // feed() for anything but short ASCII at a boundary. Not inlined, so that feed() stays
+    // small enough to inline where it is called per frame (message_assembler::consume).
+#if defined(__GNUC__) || defined(__clang__)
+    [[gnu::noinline]]
+#endif
+    bool feed_any(std::string_view bytes) noexcept {
+        if (failed_) return false;
+        const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+        const std::size_t n = bytes.size();
+        std::size_t i = 0;
+        // Finish the code point cut at the end of the previous chunk, byte by byte.
+        while (need_ != 0 && i < n) {
+            if (!step(p[i++])) return fail();
+        }
+        if (i == n) return true;
+        // From here on we are at a code point boundary. After a cut code point (i != 0),
+        // short ASCII is checked as feed() checks it (feed() saw any other short text fail).
+        if (i != 0 && n - i < detail::ascii_fast_path_limit && detail::is_ascii(p + i, n - i))
+            return true;
+        // Split off a trailing incomplete code point so the bulk check sees only whole ones.
+        const std::size_t tail = i + incomplete_tail_start(p + i, n - i);
+        const std::size_t bulk = tail - i;
+        if (bulk < simd_threshold) {
+            // Too short for the SIMD dispatch to pay off.
+            for (std::size_t j = i; j < tail; ++j) {
+                if (!step(p[j])) return fail();
+            }
+            if (need_ != 0) return fail(); // a code point cut inside the bulk: not valid
+        } else if (!simdjson::validate_utf8(bytes.data() + i, bulk)) {
+            return fail();
+        }
+        for (std::size_t j = tail; j < n; ++j) {
+            if (!step(p[j])) return fail();
+        }
+        return true;
+    }
+
     // Below this many bytes, the scalar state machine is cheaper than simdjson's dispatch.
     static constexpr std::size_t simd_threshold = 16;
 
