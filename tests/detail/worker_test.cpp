@@ -43,6 +43,21 @@ TEST_CASE("one sweep timer ticks every linked node and stops when none is left")
     CHECK(io.stopped());
 }
 
+TEST_CASE("ticks follow elapsed time, so a busy thread's deadlines are not stretched") {
+    asio::io_context io;
+    wsx::detail::worker w{io, 10ms};
+    node a;
+    w.link(&a);
+    // The thread is busy for its first 120 ms: the sweeps due meanwhile cannot
+    // run. Counting sweeps would reach at most 9 by 200 ms; elapsed time is 19.
+    asio::post(io, [] { std::this_thread::sleep_for(120ms); });
+    io.run_for(200ms);
+    REQUIRE_FALSE(a.ticks.empty());
+    CHECK(a.ticks.back() >= 15u);
+    for (std::size_t i = 1; i < a.ticks.size(); ++i) CHECK(a.ticks[i] > a.ticks[i - 1]);
+    w.unlink(&a);
+}
+
 TEST_CASE("ticks round up, so a deadline never fires early") {
     asio::io_context io;
     wsx::detail::worker w{io, 250ms};

@@ -168,6 +168,16 @@ public:
     }
 
 private:
+    // The tick is elapsed time in resolutions, not a count of sweeps: a thread
+    // kept busy (or a starved process) sweeps less often, and a deadline must
+    // still fire at its time, not a number of late sweeps after it.
+    std::uint32_t elapsed_ticks() const noexcept {
+        const auto since = std::chrono::steady_clock::now() - epoch_;
+        const auto n = static_cast<std::uint32_t>(since / resolution_);
+        // Never backwards, and at least one step per sweep.
+        return static_cast<std::int32_t>(n - tick_) > 0 ? n : tick_ + 1;
+    }
+
     void start_sweep() {
         sweeping_ = true;
         timer_.expires_after(resolution_);
@@ -180,7 +190,7 @@ private:
                 sweeping_ = false;
                 return;
             }
-            ++tick_;
+            tick_ = elapsed_ticks();
             for_each([this](timed_node& n) { n.on_tick(tick_); });
             if (stopping_ && static_cast<std::int32_t>(tick_ - stop_deadline_) >= 0)
                 for_each([](timed_node& n) { n.on_stop(true); });
@@ -199,6 +209,7 @@ private:
                                asio::io_context::executor_type>
         timer_;
     std::chrono::milliseconds resolution_;
+    std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
     std::uint32_t tick_ = 0;
     std::uint32_t stop_deadline_ = 0;
     bool sweeping_ = false;
