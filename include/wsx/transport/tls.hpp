@@ -353,7 +353,7 @@ struct tls {
         // connection always learns when its bytes have left.
         static constexpr bool nonblocking_writes = true;
         // Plaintext encrypted per pass before sending.
-        static constexpr std::size_t write_pass = 256 * 1024;
+        static constexpr std::size_t write_pass = 512 * 1024;
 
         stream(asio::ip::tcp::socket socket, context& ctx)
             : p_(std::make_shared<state>(std::move(socket), ctx)) {
@@ -417,10 +417,9 @@ struct tls {
                 });
                 return;
             }
-            st.socket.async_wait(asio::socket_base::wait_read,
-                                 [p = p_, h = std::forward<Handler>(handler)](std::error_code ec) mutable {
-                                     h(ec);
-                                 });
+            // A socket destroyed with the wait pending completes it with
+            // operation_aborted, so the wait need not keep the state alive.
+            st.socket.async_wait(asio::socket_base::wait_read, std::forward<Handler>(handler));
         }
 
         // Never blocks. Decrypts what is in memory straight into `buffer`;
