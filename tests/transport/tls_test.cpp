@@ -392,7 +392,7 @@ TEST_CASE("tls: small buffers leave in one full record, not one record each", "[
     // The raw bytes on the wire: RFC 8446 §5.1 record headers.
     std::array<std::uint8_t, 4096> raw{};
     std::size_t got = 0;
-    while (got < 5 || got < 5 + ((raw[3] << 8) | raw[4])) {
+    while (got < 5 || got < 5 + static_cast<std::size_t>((raw[3] << 8) | raw[4])) {
         std::error_code rec;
         got += p.peer.next_layer().read_some(asio::buffer(raw.data() + got, raw.size() - got), rec);
         REQUIRE_FALSE(rec);
