@@ -15,6 +15,7 @@
 #include "test_certs.hpp"
 
 #include <asio/read.hpp>
+#include <asio/ssl.hpp>  // the peers of these tests: an independent TLS stack
 #include <asio/write.hpp>
 
 #include <malloc.h>
@@ -54,7 +55,7 @@ using wsx::test::test_clock;
 using tcp = asio::ip::tcp;
 
 static_assert(wsx::transport::policy<tls>);
-static_assert(!tls::stream::nonblocking_writes);
+static_assert(tls::stream::nonblocking_writes);
 static_assert(std::string_view{tls::scheme} == "wss");
 static_assert(std::is_same_v<wsx::tls_client, wsx::basic_client<tls>>);
 static_assert(std::is_same_v<wsx::tls_server, wsx::basic_server<tls>>);
@@ -341,6 +342,127 @@ TEST_CASE("tls: the stream reads without blocking and ends with close_notify", "
     CHECK(s.read_some(asio::buffer(buf), ec) == 0);
     CHECK(ec == asio::error::eof);
     s.close();
+}
+
+namespace {
+// A handshaken pair over loopback: our stream `s` (server) and an
+// asio::ssl::stream peer (client). No session tickets, so that after the
+// handshake the only bytes on the wire are the ones a test writes.
+struct stream_pair {
+    asio::io_context io;
+    tls::context sctx = server_context(test_pki::get().server);
+    asio::ssl::context cctx{asio::ssl::context::tls_client};
+    tcp::acceptor acceptor{io, tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
+    asio::ssl::stream<tcp::socket> peer{io, cctx};
+    std::optional<tls::stream> s;
+
+    stream_pair() {
+        SSL_CTX_set_num_tickets(sctx.native().native_handle(), 0);
+        peer.next_layer().connect(acceptor.local_endpoint());
+        s.emplace(acceptor.accept(), sctx);
+        std::optional<std::error_code> hs_server, hs_peer;
+        s->async_handshake(wsx::role::server, [&](std::error_code ec) { hs_server = ec; });
+        peer.async_handshake(asio::ssl::stream_base::client, [&](std::error_code ec) { hs_peer = ec; });
+        REQUIRE(run_until(io, [&] { return hs_server && hs_peer; }));
+        REQUIRE_FALSE(*hs_server);
+        REQUIRE_FALSE(*hs_peer);
+    }
+
+    // Reads `size` decrypted bytes on the peer.
+    std::string peer_read(std::size_t size) {
+        std::string got(size, '\0');
+        std::optional<std::error_code> r;
+        asio::async_read(peer, asio::buffer(got), [&](std::error_code e, std::size_t) { r = e; });
+        REQUIRE(run_until(io, [&] { return r.has_value(); }));
+        REQUIRE_FALSE(*r);
+        return got;
+    }
+};
+} // namespace
+
+TEST_CASE("tls: small buffers leave in one full record, not one record each", "[tls][stream]") {
+    stream_pair p;
+    std::vector<std::string> pieces;
+    std::vector<asio::const_buffer> bufs;
+    for (int i = 0; i < 100; ++i) pieces.push_back(std::string(10, static_cast<char>('a' + i % 26)));
+    for (const auto& x : pieces) bufs.push_back(asio::buffer(x));
+    std::error_code ec;
+    CHECK(p.s->try_write_some(bufs, ec) == 1000u);
+    CHECK_FALSE(ec);
+    // The raw bytes on the wire: RFC 8446 §5.1 record headers.
+    std::array<std::uint8_t, 4096> raw{};
+    std::size_t got = 0;
+    while (got < 5 || got < 5 + static_cast<std::size_t>((raw[3] << 8) | raw[4])) {
+        std::error_code rec;
+        got += p.peer.next_layer().read_some(asio::buffer(raw.data() + got, raw.size() - got), rec);
+        REQUIRE_FALSE(rec);
+    }
+    const std::size_t first = 5 + ((raw[3] << 8) | raw[4]);
+    CHECK(first == got);   // one record...
+    CHECK(first < 1100u);  // ...holding all 1,000 bytes (plus header, type and tag)
+}
+
+TEST_CASE("tls: what the kernel does not take is sent by the stream itself", "[tls][stream]") {
+    stream_pair p;
+    // Far more than loopback buffers while the peer does not read.
+    std::string big(16 * 1024 * 1024, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 13);
+    std::error_code ec;
+    const std::size_t n = p.s->try_write_some(asio::buffer(big), ec);
+    CHECK_FALSE(ec);
+    REQUIRE(n > 0);
+    REQUIRE(n < big.size());
+    // A tail of ciphertext is waiting: nothing more is taken meanwhile.
+    CHECK(p.s->try_write_some(asio::buffer(big.data() + n, big.size() - n), ec) == 0);
+    CHECK(ec == asio::error::would_block);
+    // The peer gets all n bytes with no further call on our side...
+    CHECK(p.peer_read(n) == big.substr(0, n));
+    // ...and async_write completes once the rest is out.
+    std::optional<std::error_code> wrote;
+    std::size_t written = 0;
+    p.s->async_write(asio::buffer(big.data() + n, big.size() - n), [&](std::error_code e, std::size_t k) {
+        wrote = e;
+        written = k;
+    });
+    CHECK_FALSE(wrote.has_value());  // never completes inside the initiating call
+    CHECK(p.peer_read(big.size() - n) == big.substr(n));
+    REQUIRE(run_until(p.io, [&] { return wrote.has_value(); }));
+    CHECK_FALSE(*wrote);
+    CHECK(written == big.size() - n);
+    CHECK(p.s->try_write_some(asio::buffer("x", 1), ec) == 1u);  // the tail is gone
+}
+
+TEST_CASE("tls: close aborts a write in flight; the stream may go right after", "[tls][stream]") {
+    stream_pair p;
+    std::string big(16 * 1024 * 1024, 'w');
+    std::optional<std::error_code> wrote, readable;
+    p.s->async_write(asio::buffer(big), [&](std::error_code e, std::size_t) { wrote = e; });
+    p.s->async_wait_readable([&](std::error_code e) { readable = e; });
+    p.s->close();
+    p.s.reset();
+    REQUIRE(run_until(p.io, [&] { return wrote.has_value() && readable.has_value(); }));
+    CHECK(*wrote == asio::error::operation_aborted);
+    CHECK(*readable == asio::error::operation_aborted);
+}
+
+TEST_CASE("tls: a peer that closes TCP without close_notify reads as eof", "[tls][stream]") {
+    stream_pair p;
+    std::error_code ec;
+    asio::write(p.peer, asio::buffer("hi", 2), ec);
+    REQUIRE_FALSE(ec);
+    p.peer.next_layer().shutdown(tcp::socket::shutdown_send, ec);  // FIN, no close_notify
+    std::string got;
+    std::array<std::uint8_t, 64> buf{};
+    for (;;) {
+        std::optional<std::error_code> readable;
+        p.s->async_wait_readable([&](std::error_code e) { readable = e; });
+        REQUIRE(run_until(p.io, [&] { return readable.has_value(); }));
+        const std::size_t n = p.s->read_some(asio::buffer(buf), ec);
+        got.append(reinterpret_cast<const char*>(buf.data()), n);
+        if (ec && ec != asio::error::would_block) break;
+    }
+    CHECK(got == "hi");
+    CHECK(ec == asio::error::eof);
 }
 
 TEST_CASE("tls: ALPN chooses h2 only on a context that offers it (offer_http2)", "[tls][alpn]") {

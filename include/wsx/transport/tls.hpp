@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSL-1.0
 #pragma once
-// TLS transport (wss://): asio::ssl::stream over TCP, target wsx::tls.
+// TLS transport (wss://): OpenSSL driven by wsx over TCP, target wsx::tls.
 //
-// The only wsx header that includes OpenSSL. Including it also declares
+// The only wsx headers that include OpenSSL are this one and tls_engine.hpp.
+// Including it also declares
 //   wsx::tls_server = basic_server<transport::tls>   (complete with <wsx/server.hpp>)
 //   wsx::tls_client = basic_client<transport::tls>   (complete with <wsx/client.hpp>)
 //
@@ -11,14 +12,19 @@
 // verifies the server's certificate against the system store (or one CA) and
 // its host name, unless told otherwise. TLS 1.2 minimum; ALPN "http/1.1".
 //
-// How the read path maps onto SSL: the transport concept reads by "wait until
-// readable, then read_some without blocking into the thread's buffer". Here
-// async_wait_readable reads (async_read_some) into a 16-byte buffer that the
-// stream owns, so the wait ends when at least one byte of application data is
-// decrypted; read_some hands out those bytes and then drains what OpenSSL has
-// already received (SSL_read on data in memory, never blocking) straight into
-// the caller's buffer. No per-connection 16 KiB plaintext buffer is needed.
-// Writes always go through async_write (nonblocking_writes = false).
+// The stream moves bytes between the socket and a tls_engine (the record pump,
+// tls_engine.hpp) itself, instead of asio::ssl::stream, whose per-stream 17 KiB
+// buffers and BIO pair cost ~68 KiB per idle connection and one system call
+// per record:
+//  - reads: wait for readability, then one non-blocking recv into the thread's
+//    buffer, decrypted by SSL_read straight into the caller's buffer of
+//    read_some. Only ciphertext left over when that buffer is full is kept per
+//    connection, and only until it is read.
+//  - writes: the caller's buffers are gathered into full 16 KiB records,
+//    encrypted into the thread's buffer and sent in one call; only the
+//    ciphertext the kernel did not take is kept per connection (see
+//    nonblocking_writes).
+//  - SSL_MODE_RELEASE_BUFFERS: an idle connection holds no record buffer.
 //
 // Shutdown sends close_notify (then FIN) without waiting for the peer's own
 // close_notify: the connection keeps reading until the peer closes or its close
@@ -36,14 +42,16 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include <asio/buffer.hpp>
 #include <asio/error.hpp>
 #include <asio/ip/address.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
-#include <asio/ssl.hpp>
-#include <asio/write.hpp>
+#include <asio/socket_base.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/error.hpp>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -51,6 +59,7 @@
 
 #include <wsx/protocol/role.hpp>
 #include <wsx/transport/concept.hpp>
+#include <wsx/transport/tls_engine.hpp>
 
 namespace wsx {
 
@@ -81,6 +90,33 @@ inline bool is_certificate_error(const std::error_code& ec) noexcept {
 }
 
 namespace transport {
+
+namespace detail {
+// Per-thread buffers of the TLS streams, used only inside one call, so every
+// connection of a thread shares them.
+struct tls_scratch {
+    static constexpr std::size_t in_size = 256 * 1024;  // one receive
+    static constexpr std::size_t record = 16 * 1024;    // TLS's largest record payload
+
+    std::unique_ptr<std::uint8_t[]> in_;
+    std::unique_ptr<std::uint8_t[]> stage_;
+    std::string out;                       // ciphertext to send
+    std::vector<asio::const_buffer> bufs;  // try_write_some's buffers
+
+    std::uint8_t* input() {
+        if (!in_) in_ = std::make_unique<std::uint8_t[]>(in_size);
+        return in_.get();
+    }
+    std::uint8_t* staging() {
+        if (!stage_) stage_ = std::make_unique<std::uint8_t[]>(record);
+        return stage_.get();
+    }
+    static tls_scratch& get() {
+        thread_local tls_scratch s;
+        return s;
+    }
+};
+} // namespace detail
 
 // What a server presents, and which clients it accepts. Give the chain and
 // key either as files or as PEM text.
@@ -303,26 +339,38 @@ struct tls {
     };
 
     class stream {
+        struct state;
+        using status = detail::tls_engine::status;
+
     public:
         using executor_type = asio::ip::tcp::socket::executor_type;
-        using ssl_stream_type = asio::ssl::stream<asio::ip::tcp::socket>;
-        // Every write goes through async_write: SSL cannot write "what the
-        // socket takes now" without keeping the rest of a record itself.
-        static constexpr bool nonblocking_writes = false;
+        // try_write_some encrypts, sends what the kernel takes now and keeps
+        // the rest of that ciphertext (the "tail", at most one pass of
+        // write_pass bytes of plaintext), which the stream then sends by
+        // itself once the socket is writable. While a tail is there it writes
+        // nothing (would_block), so the connection falls back to async_write,
+        // which sends the tail first and completes when everything is out: the
+        // connection always learns when its bytes have left.
+        static constexpr bool nonblocking_writes = true;
+        // Plaintext encrypted per pass before sending.
+        static constexpr std::size_t write_pass = 512 * 1024;
 
         stream(asio::ip::tcp::socket socket, context& ctx)
             : p_(std::make_shared<state>(std::move(socket), ctx)) {
             std::error_code ec;
-            p_->ssl.next_layer().set_option(asio::ip::tcp::no_delay(true), ec);
+            p_->socket.non_blocking(true, ec);
+            p_->socket.set_option(asio::ip::tcp::no_delay(true), ec);
         }
         stream(const stream&) = delete;
         stream& operator=(const stream&) = delete;
         stream(stream&&) noexcept = default;
         stream& operator=(stream&&) noexcept = default;
 
-        executor_type get_executor() noexcept { return p_->ssl.get_executor(); }
-        ssl_stream_type& ssl_stream() noexcept { return p_->ssl; }
-        SSL* native_handle() noexcept { return p_->ssl.native_handle(); }
+        executor_type get_executor() noexcept { return p_->socket.get_executor(); }
+        // The TCP socket under the TLS layer.
+        asio::ip::tcp::socket& socket() noexcept { return p_->socket; }
+        // The OpenSSL connection, to set or read what this class does not offer.
+        SSL* native_handle() noexcept { return p_->engine.native_handle(); }
 
         // Client side, before the handshake: the server's host name (or IP
         // address) from the URL. Sends it as SNI (names only, RFC 6066 §3) and,
@@ -345,7 +393,7 @@ struct tls {
         std::string_view alpn_protocol() const noexcept {
             const unsigned char* data = nullptr;
             unsigned int size = 0;
-            SSL_get0_alpn_selected(p_->ssl.native_handle(), &data, &size);
+            SSL_get0_alpn_selected(p_->engine.native_handle(), &data, &size);
             return {reinterpret_cast<const char*>(data), size};
         }
 
@@ -353,163 +401,377 @@ struct tls {
         // tls_certificate_category() telling why.
         template <class Handler>
         void async_handshake(role r, Handler&& handler) {
-            const auto type = r == role::client ? asio::ssl::stream_base::client
-                                                : asio::ssl::stream_base::server;
-            p_->ssl.async_handshake(type, [p = p_, h = std::forward<Handler>(handler)](
-                                              std::error_code ec) mutable {
-                SSL* ssl = p->ssl.native_handle();
-                if (ec && (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER)) {
-                    const long v = SSL_get_verify_result(ssl);
-                    if (v != X509_V_OK)
-                        ec = std::error_code(static_cast<int>(v), tls_certificate_category());
-                }
-                h(ec);
-            });
+            p_->engine.set_role(r == role::client);
+            handshake_op<std::decay_t<Handler>>{p_, std::forward<Handler>(handler)}.step(true);
         }
 
+        // Ready at once when decrypted or received bytes are waiting in memory
+        // (a previous read_some stopped at the end of the caller's buffer);
+        // otherwise when the socket is readable.
         template <class Handler>
         void async_wait_readable(Handler&& handler) {
             state& st = *p_;
-            if (st.peek_pos < st.peek_size || st.read_error || SSL_pending(st.ssl.native_handle()) > 0) {
-                asio::post(st.ssl.get_executor(), [h = std::forward<Handler>(handler)]() mutable {
+            if (st.read_error || st.engine.unread_input() > 0 || st.engine.buffered_plaintext() > 0) {
+                asio::post(st.socket.get_executor(), [h = std::forward<Handler>(handler)]() mutable {
                     h(std::error_code{});
                 });
                 return;
             }
-            st.ssl.async_read_some(asio::buffer(st.peek), [p = p_, h = std::forward<Handler>(handler)](
-                                                               std::error_code ec, std::size_t n) mutable {
-                p->peek_pos = 0;
-                p->peek_size = static_cast<std::uint8_t>(n);
-                if (ec == asio::error::operation_aborted) return h(ec);
-                if (ec) p->read_error = normalize(ec);
-                h(std::error_code{});
-            });
+            // A socket destroyed with the wait pending completes it with
+            // operation_aborted, so the wait need not keep the state alive.
+            st.socket.async_wait(asio::socket_base::wait_read, std::forward<Handler>(handler));
         }
 
-        // Never blocks: the bytes of the last wait, then whatever OpenSSL can
-        // decrypt from data already received; would_block when there is none.
+        // Never blocks. Decrypts what is in memory straight into `buffer`;
+        // when that runs out, receives once (non-blocking) into the thread's
+        // buffer about as much ciphertext as the rest of `buffer` can take,
+        // and goes on. would_block when nothing is there.
         std::size_t read_some(asio::mutable_buffer buffer, std::error_code& ec) {
             state& st = *p_;
             ec = {};
-            auto* out = static_cast<std::uint8_t*>(buffer.data());
-            std::size_t n = 0;
-            if (st.peek_pos < st.peek_size) {
-                n = std::min<std::size_t>(buffer.size(), st.peek_size - st.peek_pos);
-                std::memcpy(out, st.peek.data() + st.peek_pos, n);
-                st.peek_pos = static_cast<std::uint8_t>(st.peek_pos + n);
+            if (st.read_error) {
+                ec = st.read_error;
+                return 0;
             }
-            if (n < buffer.size() && !st.read_error) n += st.drain(out + n, buffer.size() - n);
+            auto* out = static_cast<std::uint8_t*>(buffer.data());
+            const std::size_t size = buffer.size();
+            detail::tls_scratch& sc = detail::tls_scratch::get();
+            std::size_t n = 0;
+            bool drained = false;  // the kernel had less than we asked for
+            for (;;) {
+                std::size_t got = 0;
+                const status s = st.engine.read(out + n, size - n, got, sc.out);
+                n += got;
+                if (s == status::ok) break;
+                if (s == status::closed) {
+                    st.read_error = asio::error::eof;
+                    break;
+                }
+                if (s == status::error) {
+                    st.read_error = st.engine.error();
+                    break;
+                }
+                if (drained) break;
+                // Enough for the plaintext the caller has room for, and at
+                // least a whole record so a nearly full buffer still progresses.
+                const std::size_t room = size - n;
+                const std::size_t cap = std::min(
+                    detail::tls_scratch::in_size,
+                    std::max<std::size_t>(room + (room / 16384 + 1) * 64, 16 * 1024 + 512));
+                std::error_code rec;
+                const std::size_t r = st.socket.read_some(asio::buffer(sc.input(), cap), rec);
+                if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+                if (rec) {
+                    // TCP closed without close_notify reads as a plain end of
+                    // stream, as on plain TCP: the WebSocket closing handshake
+                    // already protects against truncation.
+                    st.read_error = rec == asio::error::eof ? std::error_code(asio::error::eof) : rec;
+                    break;
+                }
+                if (r < cap) drained = true;
+                st.engine.set_input(sc.input(), r);
+            }
+            st.engine.keep_input();
+            if (!sc.out.empty()) {  // alerts, key updates
+                std::error_code wec;
+                st.emit(sc.out, wec);
+                st.arm_flush(p_);
+            }
             if (n > 0) return n;
             ec = st.read_error ? st.read_error : std::error_code(asio::error::would_block);
             return 0;
         }
 
+        // Never blocks; returns the plaintext bytes taken (see nonblocking_writes).
         template <class Buffers>
-        std::size_t try_write_some(const Buffers&, std::error_code& ec) {
-            ec = asio::error::would_block;
-            return 0;
+        std::size_t try_write_some(const Buffers& buffers, std::error_code& ec) {
+            state& st = *p_;
+            ec = st.write_error;
+            if (ec) return 0;
+            if (st.has_tail()) {
+                ec = asio::error::would_block;
+                return 0;
+            }
+            std::vector<asio::const_buffer>& bufs = detail::tls_scratch::get().bufs;
+            bufs.assign(asio::buffer_sequence_begin(buffers), asio::buffer_sequence_end(buffers));
+            std::size_t index = 0, offset = 0, n = 0;
+            while (index < bufs.size() && !ec && !st.has_tail())
+                n += st.encrypt_pass(bufs.data(), bufs.size(), index, offset, ec);
+            bufs.clear();
+            st.arm_flush(p_);
+            return n;
         }
 
+        // Writes every byte (the tail of earlier writes first); completes
+        // with the plaintext bytes written.
         template <class Buffers, class Handler>
         void async_write(const Buffers& buffers, Handler&& handler) {
-            asio::async_write(p_->ssl, buffers,
-                              [p = p_, h = std::forward<Handler>(handler)](std::error_code ec,
-                                                                            std::size_t n) mutable {
-                                  h(ec, n);
-                              });
+            write_op<std::decay_t<Handler>> op{p_, {}, 0, 0, 0, std::forward<Handler>(handler)};
+            op.bufs.assign(asio::buffer_sequence_begin(buffers), asio::buffer_sequence_end(buffers));
+            op.step(true);
         }
 
         // Sends close_notify, then FIN. Completes once they are written; it
         // does not wait for the peer's close_notify (reads go on meanwhile).
         template <class Handler>
         void async_shutdown(Handler&& handler) {
-            SSL* ssl = native_handle();
-            if (!SSL_is_init_finished(ssl) || (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN)) {
-                std::error_code ec;
-                p_->ssl.next_layer().shutdown(asio::socket_base::shutdown_send, ec);
-                asio::post(p_->ssl.get_executor(),
-                           [h = std::forward<Handler>(handler), ec]() mutable { h(ec); });
-                return;
+            state& st = *p_;
+            std::error_code ec;
+            if (st.engine.handshake_done() && !st.engine.shutdown_sent() && !st.write_error) {
+                std::string& out = detail::tls_scratch::get().out;
+                if (st.engine.shutdown(out) == status::ok) st.emit(out, ec);
+                out.clear();
             }
-            // asio's shutdown sends close_notify and then reads until the peer's
-            // arrives. With RECEIVED_SHUTDOWN set for the duration of the call,
-            // SSL_shutdown is done once close_notify is out and the operation
-            // only writes (a pending read goes on undisturbed). OpenSSL looks at
-            // the flag only inside that SSL_shutdown, which runs synchronously
-            // in the initiating call.
-            const int before = SSL_get_shutdown(ssl);
-            SSL_set_shutdown(ssl, before | SSL_RECEIVED_SHUTDOWN);
-            p_->ssl.async_shutdown([p = p_, h = std::forward<Handler>(handler)](std::error_code ec) mutable {
-                std::error_code ignored;
-                p->ssl.next_layer().shutdown(asio::socket_base::shutdown_send, ignored);
-                h(ec);
-            });
-            SSL_set_shutdown(ssl, (SSL_get_shutdown(ssl) & ~SSL_RECEIVED_SHUTDOWN) |
-                                      (before & SSL_RECEIVED_SHUTDOWN));
+            shutdown_op<std::decay_t<Handler>>{p_, std::forward<Handler>(handler)}.step(true);
         }
 
         // Closes the socket: operations in flight complete with
         // operation_aborted. They keep what they use alive, so the stream may
         // be destroyed right after.
         void close() noexcept {
+            state& st = *p_;
             std::error_code ec;
-            p_->ssl.next_layer().close(ec);
+            st.socket.close(ec);
+            std::string{}.swap(st.tail);
+            st.tail_pos = 0;
         }
 
         asio::ip::tcp::endpoint remote_endpoint() const {
             std::error_code ec;
-            return p_->ssl.next_layer().remote_endpoint(ec);
+            return p_->socket.remote_endpoint(ec);
         }
 
     private:
-        // On the heap and shared with the handlers in flight: Asio's SSL
-        // operations refer to the stream until they complete, even after a
-        // close, so it must outlive them (and moving a stream is always safe).
+        // On the heap and shared with the operations in flight, which may
+        // outlive the stream (a close, then the destructor).
         struct state {
-            state(asio::ip::tcp::socket&& socket, context& ctx)
-                : ssl(std::move(socket), ctx.native()), verify(ctx.is_client() && ctx.verifies_peer()) {}
+            state(asio::ip::tcp::socket&& s, context& ctx)
+                : socket(std::move(s)),
+                  engine(ctx.native().native_handle()),
+                  verify(ctx.is_client() && ctx.verifies_peer()) {}
 
-            // SSL_read on bytes already in memory: never waits for the socket.
-            std::size_t drain(std::uint8_t* out, std::size_t size) {
-                SSL* h = ssl.native_handle();
-                std::size_t n = 0;
-                while (n < size) {
-                    ERR_clear_error();
-                    const int want = static_cast<int>(std::min<std::size_t>(size - n, 1u << 30));
-                    const int r = SSL_read(h, out + n, want);
-                    if (r > 0) {
-                        n += static_cast<std::size_t>(r);
-                        continue;
-                    }
-                    switch (SSL_get_error(h, r)) {
-                    case SSL_ERROR_WANT_READ:
-                    case SSL_ERROR_WANT_WRITE: break;  // the next wait asks asio for more
-                    case SSL_ERROR_ZERO_RETURN: read_error = asio::error::eof; break;
-                    case SSL_ERROR_SSL:
-                        read_error = std::error_code(static_cast<int>(ERR_get_error()),
-                                                     asio::error::get_ssl_category());
+            bool has_tail() const noexcept { return tail_pos < tail.size(); }
+
+            // Sends [data, data + size) without blocking; what was sent.
+            std::size_t send(const char* data, std::size_t size, std::error_code& ec) {
+                std::size_t sent = 0;
+                while (sent < size) {
+                    sent += socket.write_some(asio::buffer(data + sent, size - sent), ec);
+                    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                        ec = {};
                         break;
-                    default: read_error = asio::error::eof; break;
                     }
-                    break;
+                    if (ec) {
+                        write_error = ec;
+                        break;
+                    }
                 }
-                return n;
+                return sent;
             }
 
-            ssl_stream_type ssl;
-            std::error_code read_error;
-            // Enough for the wait to prove data is there; the rest is drained.
-            std::array<std::uint8_t, 16> peek{};
-            std::uint8_t peek_pos = 0;
-            std::uint8_t peek_size = 0;
+            // Sends the ciphertext in `out` behind any tail; keeps what the
+            // kernel did not take. Clears `out`.
+            void emit(std::string& out, std::error_code& ec) {
+                if (out.empty()) return;
+                if (has_tail()) {
+                    tail.append(out);
+                } else {
+                    const std::size_t sent = send(out.data(), out.size(), ec);
+                    if (sent < out.size() && !ec) {
+                        tail.assign(out, sent);
+                        tail_pos = 0;
+                    }
+                }
+                out.clear();
+                // A burst of huge writes should not pin memory for the thread's lifetime.
+                if (out.capacity() > 2 * write_pass) std::string{}.swap(out);
+            }
+
+            // True when no tail is left.
+            bool flush_tail(std::error_code& ec) {
+                if (!has_tail()) return true;
+                tail_pos += send(tail.data() + tail_pos, tail.size() - tail_pos, ec);
+                if (has_tail()) return false;
+                std::string{}.swap(tail);
+                tail_pos = 0;
+                return true;
+            }
+
+            // Sends the tail once the socket takes it, with no operation of
+            // the caller's waiting on it.
+            void arm_flush(const std::shared_ptr<state>& self) {
+                if (flush_armed || !has_tail() || write_error) return;
+                flush_armed = true;
+                socket.async_wait(asio::socket_base::wait_write, [p = self](std::error_code ec) {
+                    p->flush_armed = false;
+                    if (ec) return;
+                    if (!p->flush_tail(ec)) p->arm_flush(p);
+                });
+            }
+
+            // Encrypts up to write_pass bytes of plaintext from bufs at
+            // (index, offset) and sends them; the plaintext bytes taken. Small
+            // buffers are gathered so that records are full (16 KiB), not one
+            // per buffer.
+            std::size_t encrypt_pass(const asio::const_buffer* bufs, std::size_t count,
+                                     std::size_t& index, std::size_t& offset, std::error_code& ec) {
+                constexpr std::size_t record = detail::tls_scratch::record;
+                detail::tls_scratch& sc = detail::tls_scratch::get();
+                std::uint8_t* stage = sc.staging();
+                std::size_t staged = 0, taken = 0;
+                bool failed = false;
+                auto seal = [&](const std::uint8_t* data, std::size_t size) {
+                    if (!failed && engine.write(data, size, sc.out) != status::ok) failed = true;
+                };
+                while (index < count && taken < write_pass) {
+                    const auto* data = static_cast<const std::uint8_t*>(bufs[index].data()) + offset;
+                    const std::size_t left = bufs[index].size() - offset;
+                    std::size_t take = std::min(left, write_pass - taken);
+                    if (staged == 0 && take >= record) {
+                        take -= take % record;  // whole records straight from the caller's buffer
+                        seal(data, take);
+                    } else {
+                        take = std::min(take, record - staged);
+                        std::memcpy(stage + staged, data, take);
+                        staged += take;
+                        if (staged == record) {
+                            seal(stage, staged);
+                            staged = 0;
+                        }
+                    }
+                    taken += take;
+                    offset += take;
+                    if (offset == bufs[index].size()) {
+                        ++index;
+                        offset = 0;
+                    }
+                }
+                if (staged > 0) seal(stage, staged);
+                if (failed) {
+                    sc.out.clear();
+                    ec = write_error = engine.error();
+                    return taken;
+                }
+                emit(sc.out, ec);
+                return taken;
+            }
+
+            // The error a failed handshake completes with.
+            std::error_code handshake_error(std::error_code ec) const {
+                SSL* ssl = engine.native_handle();
+                if (ec && (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER)) {
+                    const long v = SSL_get_verify_result(ssl);
+                    if (v != X509_V_OK) ec = std::error_code(static_cast<int>(v), tls_certificate_category());
+                }
+                return ec;
+            }
+
+            asio::ip::tcp::socket socket;
+            detail::tls_engine engine;
+            std::string tail;  // ciphertext the kernel did not take yet
+            std::size_t tail_pos = 0;
+            std::error_code read_error;   // sticky: returned once the bytes before it are read
+            std::error_code write_error;  // sticky
+            bool flush_armed = false;
             bool verify = false;
         };
 
-        // TCP closed without close_notify reads as a plain end of stream.
-        static std::error_code normalize(std::error_code ec) noexcept {
-            if (ec == asio::ssl::error::stream_truncated) return asio::error::eof;
-            return ec;
+        // Completes an operation: through the executor when still inside the
+        // initiating call (Asio's rule: never inline), directly otherwise.
+        template <class Handler, class... Args>
+        static void complete(state& st, bool initiating, Handler& h, Args... args) {
+            if (initiating)
+                asio::post(st.socket.get_executor(),
+                           [h = std::move(h), args...]() mutable { h(args...); });
+            else
+                h(args...);
         }
+
+        template <class Handler>
+        struct handshake_op {
+            std::shared_ptr<state> p;
+            Handler h;
+
+            void operator()(std::error_code ec) {  // the socket is readable
+                if (ec) return complete(*p, false, h, p->handshake_error(ec));
+                step(false);
+            }
+
+            void step(bool initiating) {
+                state& st = *p;
+                detail::tls_scratch& sc = detail::tls_scratch::get();
+                for (;;) {
+                    const status s = st.engine.handshake(sc.out);
+                    st.engine.keep_input();  // bytes behind the handshake stay for read_some
+                    std::error_code ec;
+                    st.emit(sc.out, ec);  // our flight, or the alert that tells the peer why not
+                    st.arm_flush(p);
+                    if (s == status::ok) return complete(st, initiating, h, ec);
+                    if (s == status::closed) return complete(st, initiating, h, st.handshake_error(asio::error::eof));
+                    if (s == status::error) return complete(st, initiating, h, st.handshake_error(st.engine.error()));
+                    if (ec) return complete(st, initiating, h, st.handshake_error(ec));
+                    const std::size_t r = st.socket.read_some(
+                        asio::buffer(sc.input(), detail::tls_scratch::in_size), ec);
+                    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                        st.socket.async_wait(asio::socket_base::wait_read, std::move(*this));
+                        return;
+                    }
+                    if (ec) return complete(st, initiating, h, st.handshake_error(ec));
+                    st.engine.set_input(sc.input(), r);
+                }
+            }
+        };
+
+        template <class Handler>
+        struct write_op {
+            std::shared_ptr<state> p;
+            std::vector<asio::const_buffer> bufs;
+            std::size_t index, offset, done;
+            Handler h;
+
+            void operator()(std::error_code ec) {  // the socket is writable
+                if (ec) return complete(*p, false, h, ec, done);
+                step(false);
+            }
+
+            void step(bool initiating) {
+                state& st = *p;
+                for (;;) {
+                    std::error_code ec = st.write_error;
+                    if (!ec && st.flush_tail(ec)) {
+                        if (index == bufs.size()) return complete(st, initiating, h, std::error_code{}, done);
+                        done += st.encrypt_pass(bufs.data(), bufs.size(), index, offset, ec);
+                        if (!ec) continue;
+                    }
+                    if (ec) return complete(st, initiating, h, ec, done);
+                    st.socket.async_wait(asio::socket_base::wait_write, std::move(*this));
+                    return;
+                }
+            }
+        };
+
+        template <class Handler>
+        struct shutdown_op {
+            std::shared_ptr<state> p;
+            Handler h;
+
+            void operator()(std::error_code ec) {
+                if (ec) return complete(*p, false, h, ec);
+                step(false);
+            }
+
+            void step(bool initiating) {
+                state& st = *p;
+                std::error_code ec = st.write_error;
+                if (!ec && !st.flush_tail(ec) && !ec) {
+                    st.socket.async_wait(asio::socket_base::wait_write, std::move(*this));
+                    return;
+                }
+                std::error_code ignored;
+                st.socket.shutdown(asio::socket_base::shutdown_send, ignored);
+                complete(st, initiating, h, ec);
+            }
+        };
 
         std::shared_ptr<state> p_;
     };
