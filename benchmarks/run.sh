@@ -82,7 +82,10 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWSX_BUILD_BEN
 targets=(wsx_loadgen wsx_bench_server raw_echo_server)
 cmake --build "$build" --target help | grep -q '^uws_bench_server:' && targets+=(uws_bench_server)
 cmake --build "$build" --target help | grep -q '^uws_bench_server_tls:' && targets+=(uws_bench_server_tls)
-cmake --build "$build" --target help | grep -q '^wsx_bench_server_uring:' && targets+=(wsx_bench_server_uring)
+# The io_uring build (its own compiled Asio) only when --servers asks for it.
+case ",$servers_opt," in *,wsx_uring,*)
+    cmake --build "$build" --target help | grep -q '^wsx_bench_server_uring:' && targets+=(wsx_bench_server_uring) ;;
+esac
 cmake --build "$build" --target help | grep -q beast_echo_server && targets+=(beast_echo_server)
 cmake --build "$build" --target help | grep -q wspp_echo_server && targets+=(wspp_echo_server)
 cmake --build "$build" --target help | grep -q wsx_codec_bench && targets+=(wsx_codec_bench)
