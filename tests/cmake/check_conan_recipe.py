@@ -12,9 +12,12 @@
    runs every method of the recipe as `conan create` would, for each
    combination of the options, and checks what the methods did: the version
    read from include/wsx/version.hpp, the sources exported, the requirements
-   per option, package_id cleared, validate() refusing C++17 and old
-   compilers, the headers packaged, and package_info() declaring the same
-   CMake file and target names as wsx's own CMake package.
+   per option, package_id cleared (unless separate_compilation makes it a
+   static library, built with CMake and packaged in lib/), validate()
+   refusing C++17, old compilers and io_uring off Linux, the headers
+   packaged, and package_info() declaring the same CMake file and target
+   names (wsx::compiled, wsx::compiled_tls too) and definitions (the
+   io_uring macros on wsx::wsx) as wsx's own CMake package.
 3. The test_package recipe is run the same way.
 Prints one line per problem and exits 1 if there is any.
 """
