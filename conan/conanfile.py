@@ -7,10 +7,16 @@
 # A consumer: requires wsx/<version>, generators CMakeDeps, then
 #   find_package(wsx REQUIRED CONFIG) and link wsx::wsx (wsx::tls, wsx::deflate,
 #   wsx::http2 with -o "wsx/*:with_http2=True").
+#   -o "wsx/*:separate_compilation=True" (WSX_SEPARATE_COMPILATION) builds the
+#   static wsx::compiled (and wsx::compiled_tls with with_tls): the package is
+#   then a static library; -o "wsx/*:with_io_uring=True" (WSX_IO_URING, Linux)
+#   runs Asio on io_uring in every program that links wsx::wsx (liburing).
 #
 # Written to ConanCenter's conventions (header-library, package_id cleared,
 # basic_layout, no CMake run for a header-only package, the targets declared
-# in package_info, test_package). For a ConanCenter submission, replace
+# in package_info, test_package). With separate_compilation, wsx's CMake builds
+# the static libraries only (no tests, examples), as fmt's recipe does for its
+# header_only option the other way round. For a ConanCenter submission, replace
 # set_version/export_sources by a conandata.yml with the release tarball and
 # a source() that get()s it.
 import os
@@ -19,7 +25,9 @@ import re
 from conan import ConanFile
 from conan.errors import ConanInvalidConfiguration
 from conan.tools.build import check_min_cppstd
+from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain
 from conan.tools.files import copy, load
+from conan.tools.gnu import PkgConfigDeps
 from conan.tools.layout import basic_layout
 from conan.tools.scm import Version
 
@@ -39,11 +47,15 @@ class WsxConan(ConanFile):
         "with_tls": [True, False],
         "with_deflate": [True, False],
         "with_http2": [True, False],
+        "with_io_uring": [True, False],
+        "separate_compilation": [True, False],
     }
     default_options = {
         "with_tls": False,
         "with_deflate": False,
         "with_http2": False,
+        "with_io_uring": False,
+        "separate_compilation": False,
     }
     no_copy_source = True
 
@@ -65,6 +77,13 @@ class WsxConan(ConanFile):
         root = os.path.join(self.recipe_folder, "..")
         copy(self, "include/*", src=root, dst=self.export_sources_folder)
         copy(self, "LICENSE*", src=root, dst=self.export_sources_folder)
+        # What building wsx::compiled (separate_compilation) needs.
+        copy(self, "CMakeLists.txt", src=root, dst=self.export_sources_folder)
+        copy(self, "cmake/*", src=root, dst=self.export_sources_folder)
+
+    def configure(self):
+        if self.options.separate_compilation:
+            self.package_type = "static-library"
 
     def layout(self):
         basic_layout(self, src_folder=".")
@@ -80,11 +99,19 @@ class WsxConan(ConanFile):
         if self.options.with_http2:
             # wsx/http2 uses nghttp2's session API, which 1.34 completed.
             self.requires("libnghttp2/[>=1.34.0 <2]", transitive_headers=True, transitive_libs=True)
+        if self.options.with_io_uring:
+            # Asio's io_uring headers include <liburing.h>.
+            self.requires("liburing/[>=2.0 <3]", transitive_headers=True, transitive_libs=True)
 
     def package_id(self):
-        self.info.clear()
+        # Header-only: one package for every configuration. The static
+        # libraries depend on settings and options like any library.
+        if not self.info.options.separate_compilation:
+            self.info.clear()
 
     def validate(self):
+        if self.options.with_io_uring and self.settings.os != "Linux":
+            raise ConanInvalidConfiguration(f"{self.ref}: with_io_uring needs Linux (io_uring, liburing)")
         if self.settings.compiler.get_safe("cppstd"):
             check_min_cppstd(self, self._min_cppstd)
         minimum = self._compilers_minimum_version.get(str(self.settings.compiler))
@@ -96,13 +123,40 @@ class WsxConan(ConanFile):
     def source(self):
         pass  # the sources come with the recipe (export_sources)
 
+    def generate(self):
+        if not self.options.separate_compilation:
+            return  # header-only: nothing to configure
+        tc = CMakeToolchain(self)
+        tc.variables["WSX_SEPARATE_COMPILATION"] = True
+        tc.variables["WSX_IO_URING"] = bool(self.options.with_io_uring)
+        tc.variables["WSX_TLS"] = bool(self.options.with_tls)
+        tc.variables["WSX_DEFLATE"] = bool(self.options.with_deflate)
+        tc.variables["WSX_HTTP2"] = bool(self.options.with_http2)
+        tc.variables["WSX_REDIS"] = False
+        tc.variables["WSX_BUILD_TESTS"] = False
+        tc.variables["WSX_BUILD_EXAMPLES"] = False
+        tc.variables["WSX_BUILD_BENCHMARKS"] = False
+        tc.variables["WSX_INSTALL"] = False
+        tc.generate()
+        CMakeDeps(self).generate()
+        if self.options.with_io_uring or self.options.with_http2:
+            PkgConfigDeps(self).generate()  # liburing and nghttp2 are found with pkg-config
+
     def build(self):
-        pass  # header-only
+        if not self.options.separate_compilation:
+            return  # header-only
+        cmake = CMake(self)
+        cmake.configure()
+        cmake.build()  # with tests, examples off: wsx_compiled (and wsx_compiled_tls) only
 
     def package(self):
         copy(self, "LICENSE*", src=self.source_folder, dst=os.path.join(self.package_folder, "licenses"))
         copy(self, "*.hpp", src=os.path.join(self.source_folder, "include"),
              dst=os.path.join(self.package_folder, "include"))
+        if self.options.separate_compilation:
+            for pattern in ("*wsx_compiled*.a", "*wsx_compiled*.lib"):
+                copy(self, pattern, src=self.build_folder, dst=os.path.join(self.package_folder, "lib"),
+                     keep_path=False)
 
     def package_info(self):
         # The names match wsx's own CMake package (share/cmake/wsx/wsxConfig.cmake),
@@ -120,6 +174,10 @@ class WsxConan(ConanFile):
         core.bindirs = []
         core.libdirs = []
         core.requires = ["asio::asio", "simdjson::simdjson"]
+        if self.options.with_io_uring:
+            # As WSX_IO_URING puts them on wsx::wsx: every unit must agree.
+            core.requires.append("liburing::liburing")
+            core.defines = ["ASIO_HAS_IO_URING=1", "ASIO_DISABLE_EPOLL=1"]
         if self.settings.os in ["Linux", "FreeBSD"]:
             core.system_libs = ["pthread"]
         elif self.settings.os == "Windows":
@@ -150,3 +208,18 @@ class WsxConan(ConanFile):
             http2.libdirs = []
             http2.requires = ["core", "libnghttp2::libnghttp2"]
             http2.defines = ["WSX_HAS_HTTP2=1"]
+
+        if self.options.separate_compilation:
+            compiled = self.cpp_info.components["compiled"]
+            compiled.set_property("cmake_target_name", "wsx::compiled")
+            compiled.bindirs = []
+            compiled.libs = ["wsx_compiled"]
+            compiled.requires = ["core"]
+            compiled.defines = ["WSX_SEPARATE_COMPILATION=1"]
+            if self.options.with_tls:
+                compiled_tls = self.cpp_info.components["compiled_tls"]
+                compiled_tls.set_property("cmake_target_name", "wsx::compiled_tls")
+                compiled_tls.bindirs = []
+                compiled_tls.libs = ["wsx_compiled_tls"]
+                compiled_tls.requires = ["compiled", "tls"]
+                compiled_tls.defines = ["WSX_SEPARATE_COMPILATION_TLS=1"]

@@ -12,9 +12,12 @@
    runs every method of the recipe as `conan create` would, for each
    combination of the options, and checks what the methods did: the version
    read from include/wsx/version.hpp, the sources exported, the requirements
-   per option, package_id cleared, validate() refusing C++17 and old
-   compilers, the headers packaged, and package_info() declaring the same
-   CMake file and target names as wsx's own CMake package.
+   per option, package_id cleared (unless separate_compilation makes it a
+   static library, built with CMake and packaged in lib/), validate()
+   refusing C++17, old compilers and io_uring off Linux, the headers
+   packaged, and package_info() declaring the same CMake file and target
+   names (wsx::compiled, wsx::compiled_tls too) and definitions (the
+   io_uring macros on wsx::wsx) as wsx's own CMake package.
 3. The test_package recipe is run the same way.
 Prints one line per problem and exits 1 if there is any.
 """
@@ -43,6 +46,12 @@ COMPONENTS = {
     "http2": ("libnghttp2", "libnghttp2::libnghttp2", "WSX_HAS_HTTP2=1"),
 }
 
+# Options that are not a header-only component: with_io_uring changes the core
+# (wsx::wsx, as WSX_IO_URING does), separate_compilation builds the static
+# wsx::compiled (and wsx::compiled_tls with with_tls), as WSX_SEPARATE_COMPILATION does.
+EXTRA_OPTIONS = ("with_io_uring", "separate_compilation")
+IO_URING_DEFINES = {"ASIO_HAS_IO_URING=1", "ASIO_DISABLE_EPOLL=1"}
+
 # wsx is released under the Boost Software License 1.0 (LICENSE).
 LICENSE_SPDX_ID = "BSL-1.0"
 LICENSE_FIRST_LINE = "Boost Software License - Version 1.0 - August 17th, 2003"
@@ -63,6 +72,7 @@ CONAN2_API = {
                           "apply_conandata_patches", "export_conandata_patches", "download", "unzip"},
     "conan.tools.layout": {"basic_layout"},
     "conan.tools.cmake": {"CMake", "CMakeToolchain", "CMakeDeps", "cmake_layout"},
+    "conan.tools.gnu": {"PkgConfigDeps", "PkgConfig", "Autotools", "AutotoolsToolchain", "AutotoolsDeps"},
     "conan.tools.scm": {"Version", "Git"},
 }
 STDLIB_OK = {"os", "re"}
@@ -251,6 +261,26 @@ def make_conan_modules():
     def cmake_layout(conanfile, src_folder="."):
         calls.append(("cmake_layout", src_folder))
 
+    class CMakeToolchain:
+        def __init__(self, conanfile):
+            self.variables = {}
+
+        def generate(self):
+            calls.append(("CMakeToolchain.generate", dict(self.variables)))
+
+    class Generator:
+        def __init__(self, conanfile):
+            pass
+
+        def generate(self):
+            calls.append((f"{type(self).__name__}.generate",))
+
+    class CMakeDeps(Generator):
+        pass
+
+    class PkgConfigDeps(Generator):
+        pass
+
     class CMake:
         def __init__(self, conanfile):
             self.conanfile = conanfile
@@ -283,7 +313,9 @@ def make_conan_modules():
     module("conan.tools.build", check_min_cppstd=check_min_cppstd, can_run=can_run)
     module("conan.tools.files", copy=copy, load=load)
     module("conan.tools.layout", basic_layout=basic_layout)
-    module("conan.tools.cmake", CMake=CMake, cmake_layout=cmake_layout, CMakeToolchain=object, CMakeDeps=object)
+    module("conan.tools.cmake", CMake=CMake, cmake_layout=cmake_layout, CMakeToolchain=CMakeToolchain,
+           CMakeDeps=CMakeDeps)
+    module("conan.tools.gnu", PkgConfigDeps=PkgConfigDeps)
     module("conan.tools.scm", Version=Version)
 
 
@@ -348,9 +380,10 @@ def check_recipe(root: Path, work: Path):
         problem("package_type must be 'header-library'")
     if set(getattr(cls, "settings", ())) != {"os", "arch", "compiler", "build_type"}:
         problem("settings should be os, arch, compiler, build_type (ConanCenter's header-only recipes)")
-    if cls.options != {f"with_{c}": [True, False] for c in COMPONENTS}:
+    option_names = [f"with_{c}" for c in COMPONENTS] + list(EXTRA_OPTIONS)
+    if cls.options != {o: [True, False] for o in option_names}:
         problem(f"options are {cls.options}")
-    if cls.default_options != {f"with_{c}": False for c in COMPONENTS}:
+    if cls.default_options != {o: False for o in option_names}:
         problem(f"default_options are {cls.default_options}")
     if not getattr(cls, "no_copy_source", False):
         problem("no_copy_source should be True for a header-only recipe")
@@ -364,12 +397,18 @@ def check_recipe(root: Path, work: Path):
             problem(f"{attr} is a placeholder: leave it out until the project is published")
 
     version = expected_version(root)
-    for flags in itertools.product([False, True], repeat=len(COMPONENTS)):
+    for flags in itertools.product([False, True], repeat=len(option_names)):
         enabled = {c for c, on in zip(COMPONENTS, flags) if on}
-        opts = {f"with_{c}": on for c, on in zip(COMPONENTS, flags)}
+        opts = dict(zip(option_names, flags))
+        io_uring, compiled = opts["with_io_uring"], opts["separate_compilation"]
         label = " ".join(f"{k}={v}" for k, v in opts.items())
         tag = "-".join(str(int(f)) for f in flags)
         r = new_recipe(cls, path.parent, opts)
+        if hasattr(r, "configure"):
+            r.configure()
+        want_type = "static-library" if compiled else "header-library"
+        if r.package_type != want_type:
+            problem(f"{label}: package_type {r.package_type!r} after configure(), expected {want_type!r}")
         r.set_version()
         if r.version != version:
             problem(f"set_version gave {r.version!r}, version.hpp says {version!r}")
@@ -381,13 +420,16 @@ def check_recipe(root: Path, work: Path):
         r.export_sources()
         if not (export / "include" / "wsx" / "wsx.hpp").is_file():
             problem("export_sources does not export include/wsx/")
+        for needed in ("CMakeLists.txt", "cmake/wsx_compiled.cpp", "cmake/wsx_compiled_tls.cpp"):
+            if not (export / needed).is_file():
+                problem(f"export_sources does not export {needed} (separate_compilation builds it)")
         r.layout()
         r.source_folder = str(export)
         r.package_folder = str(package)
 
         r.requirements()
         refs = {ref.split("/")[0]: (ref, traits) for ref, traits in r.requirements_made}
-        want = {"asio", "simdjson"} | {COMPONENTS[c][0] for c in enabled}
+        want = {"asio", "simdjson"} | {COMPONENTS[c][0] for c in enabled} | ({"liburing"} if io_uring else set())
         if set(refs) != want:
             problem(f"{label}: requires {sorted(refs)}, expected {sorted(want)}")
         for name, (ref, traits) in refs.items():
@@ -396,9 +438,12 @@ def check_recipe(root: Path, work: Path):
             if not traits.get("transitive_headers"):
                 problem(f"{label}: {name} must be transitive_headers=True (wsx's headers include it)")
 
+        r.info.options = Namespace(**opts)
         r.package_id()
-        if not r.info.cleared:
+        if not compiled and not r.info.cleared:
             problem("package_id() must call self.info.clear() (one package for every configuration)")
+        if compiled and r.info.cleared:
+            problem("package_id() must not clear the info of a static library (separate_compilation)")
 
         r.validate()  # gcc 12, C++20: fine
         for compiler, why in ((("gcc", "12", "17"), "C++17"), (("gcc", "11", None), "gcc 11"),
@@ -411,9 +456,50 @@ def check_recipe(root: Path, work: Path):
             except Invalid:
                 pass
 
+        if io_uring:
+            windows = new_recipe(cls, path.parent, opts, os_name="Windows")
+            windows.version = version
+            try:
+                windows.validate()
+                problem("validate() accepts with_io_uring on Windows")
+            except Invalid:
+                pass
+
+        # generate() and build(): CMake only for the static libraries, with
+        # wsx's options, and the libraries it would build in the build folder.
+        build = work / f"build-{tag}"
+        r.build_folder = str(build)
+        calls.clear()
+        if hasattr(r, "generate"):
+            r.generate()
         r.build()
+        names = [c[0] for c in calls]
+        if not compiled and any(n.startswith(("cmake.", "CMakeToolchain")) for n in names):
+            problem(f"{label}: a header-only package runs no CMake ({names})")
+        if compiled:
+            for step in ("CMakeToolchain.generate", "CMakeDeps.generate", "cmake.configure", "cmake.build"):
+                if step not in names:
+                    problem(f"{label}: {step} not called")
+            tc = next((c[1] for c in calls if c[0] == "CMakeToolchain.generate"), {})
+            for var, value in (("WSX_SEPARATE_COMPILATION", True), ("WSX_IO_URING", io_uring),
+                               ("WSX_TLS", "tls" in enabled), ("WSX_BUILD_TESTS", False),
+                               ("WSX_BUILD_EXAMPLES", False)):
+                if bool(tc.get(var)) != value:
+                    problem(f"{label}: CMakeToolchain sets {var}={tc.get(var)!r}, expected {value}")
+            if io_uring and "PkgConfigDeps.generate" not in names:
+                problem(f"{label}: wsx finds liburing with pkg-config: PkgConfigDeps needed")
+            libraries = ["wsx_compiled"] + (["wsx_compiled_tls"] if "tls" in enabled else [])
+            for lib in libraries:
+                (build / "sub").mkdir(parents=True, exist_ok=True)
+                (build / "sub" / f"lib{lib}.a").write_bytes(b"!<arch>\n")
         r.package()
         packaged = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
+        want_libs = set()
+        if compiled:
+            want_libs = {"lib/libwsx_compiled.a"} | ({"lib/libwsx_compiled_tls.a"} if "tls" in enabled else set())
+        if {p for p in packaged if p.startswith("lib/")} != want_libs:
+            problem(f"{label}: package() puts {sorted(p for p in packaged if p.startswith('lib/'))} in lib/, "
+                    f"expected {sorted(want_libs)}")
         sources = {("include/" + p.relative_to(root / "include").as_posix())
                    for p in (root / "include").rglob("*.hpp")}
         if not sources <= packaged:
@@ -427,12 +513,13 @@ def check_recipe(root: Path, work: Path):
         if info.get_property("cmake_file_name") != "wsx":
             problem("cmake_file_name must be 'wsx' (find_package(wsx))")
         comps = dict(info.components.items())
-        want_comps = {"core"} | enabled
+        library_comps = ({"compiled"} | ({"compiled_tls"} if "tls" in enabled else set())) if compiled else set()
+        want_comps = {"core"} | enabled | library_comps
         if set(comps) != want_comps:
             problem(f"{label}: components {sorted(comps)}, expected {sorted(want_comps)}")
             continue
         targets = {n: c.get_property("cmake_target_name") for n, c in comps.items()}
-        want_targets = {"core": "wsx::wsx"} | {c: f"wsx::{c}" for c in COMPONENTS}
+        want_targets = {"core": "wsx::wsx"} | {c: f"wsx::{c}" for c in [*COMPONENTS, "compiled", "compiled_tls"]}
         for n, t in targets.items():
             if t != want_targets[n]:
                 problem(f"component {n}: cmake_target_name {t!r}, expected {want_targets[n]!r}")
@@ -440,6 +527,10 @@ def check_recipe(root: Path, work: Path):
             problem("the root cmake_target_name must differ from the components' (CMakeDeps links the "
                     "aggregate to every component)")
         for n, c in comps.items():
+            if n in library_comps:
+                if c.bindirs or c.libdirs != ["lib"] or c.libs != [f"wsx_{n}"]:
+                    problem(f"component {n}: libs {c.libs} in {c.libdirs}, expected wsx_{n} in lib, no bindirs")
+                continue
             if c.libdirs or c.bindirs:
                 problem(f"component {n}: a header-only component has no libdirs/bindirs")
             for req in c.requires:
@@ -450,8 +541,18 @@ def check_recipe(root: Path, work: Path):
                 elif req not in comps:
                     problem(f"component {n} requires unknown component {req}")
         core = comps["core"]
-        if set(core.requires) != {"asio::asio", "simdjson::simdjson"}:
-            problem(f"core requires {core.requires}")
+        if set(core.requires) != {"asio::asio", "simdjson::simdjson"} | ({"liburing::liburing"} if io_uring else set()):
+            problem(f"{label}: core requires {core.requires}")
+        if (set(core.defines) == IO_URING_DEFINES) != io_uring:
+            problem(f"{label}: core defines {core.defines}; with_io_uring puts {sorted(IO_URING_DEFINES)} "
+                    f"on wsx::wsx (as WSX_IO_URING does), and only then")
+        if compiled:
+            if "WSX_SEPARATE_COMPILATION=1" not in comps["compiled"].defines or "core" not in comps["compiled"].requires:
+                problem("the compiled component must require core and define WSX_SEPARATE_COMPILATION=1")
+            if "compiled_tls" in comps and (
+                    "WSX_SEPARATE_COMPILATION_TLS=1" not in comps["compiled_tls"].defines
+                    or not {"compiled", "tls"} <= set(comps["compiled_tls"].requires)):
+                problem("compiled_tls must require compiled and tls and define WSX_SEPARATE_COMPILATION_TLS=1")
         for c in enabled:
             _, target, define = COMPONENTS[c]
             if not {"core", target} <= set(comps[c].requires):
@@ -470,6 +571,11 @@ def check_recipe(root: Path, work: Path):
     for c, (_, _, define) in COMPONENTS.items():
         if define and not re.search(r"target_compile_definitions\(wsx_" + c + r"\s+INTERFACE\s+" + re.escape(define), cmake):
             problem(f"CMakeLists.txt's wsx::{c} does not define {define}, which the recipe's component does")
+    for target, define in (("wsx_compiled", "WSX_SEPARATE_COMPILATION=1"),
+                           ("wsx_compiled_tls", "WSX_SEPARATE_COMPILATION_TLS=1"),
+                           ("wsx", "ASIO_HAS_IO_URING=1 ASIO_DISABLE_EPOLL=1")):
+        if not re.search(r"target_compile_definitions\(" + target + r"\s+(PUBLIC|INTERFACE)\s+" + re.escape(define), cmake):
+            problem(f"CMakeLists.txt's {target} does not define {define}, which the recipe does")
 
 
 def check_test_package(root: Path, work: Path):
@@ -516,7 +622,7 @@ def main(root: Path):
     with tempfile.TemporaryDirectory() as work:
         check_recipe(root, Path(work))
         check_test_package(root, Path(work))
-    print(f"conan recipe: ran every method of conanfile.py ({2 ** len(COMPONENTS)} option sets) and test_package: "
+    print(f"conan recipe: ran every method of conanfile.py ({2 ** (len(COMPONENTS) + len(EXTRA_OPTIONS))} option sets) and test_package: "
           f"{len(problems)} problem(s)")
 
 

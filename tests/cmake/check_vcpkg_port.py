@@ -168,14 +168,22 @@ def main(root: Path):
         check_dependencies(f"feature {fname!r}", feature.get("dependencies", []))
     # Each feature: the port it depends on, the CMake option the portfile sets
     # for it, and the target it provides.
-    expected = {"tls": "openssl", "deflate": "zlib", "http2": "nghttp2"}
-    expected_options = {"tls": "WSX_TLS", "deflate": "WSX_DEFLATE", "http2": "WSX_HTTP2"}
+    expected = {"tls": "openssl", "deflate": "zlib", "http2": "nghttp2", "io-uring": "liburing",
+                "separate-compilation": None}
+    expected_options = {"tls": "WSX_TLS", "deflate": "WSX_DEFLATE", "http2": "WSX_HTTP2",
+                        "io-uring": "WSX_IO_URING", "separate-compilation": "WSX_SEPARATE_COMPILATION"}
+    # The find_package components (and wsx::<component> targets) each feature adds;
+    # io-uring changes wsx::wsx itself.
+    components = {"tls": ["tls"], "deflate": ["deflate"], "http2": ["http2"], "io-uring": [],
+                  "separate-compilation": ["compiled", "compiled_tls"]}
     if set(features) != set(expected):
         problem(f"features must be {sorted(expected)}, found {sorted(features)}")
     for fname, dep in expected.items():
         fdeps = [d if isinstance(d, str) else d.get("name") for d in features.get(fname, {}).get("dependencies", [])]
-        if dep not in fdeps:
+        if dep and dep not in fdeps:
             problem(f"feature {fname!r} must depend on {dep}")
+    if "linux" not in str(features.get("io-uring", {}).get("supports", "")):
+        problem("feature 'io-uring' must say \"supports\": \"linux\" (liburing is Linux only)")
 
     # ---- the portfile and the rest of the repository -------------------------------
     portfile = (port_dir / "portfile.cmake").read_text(encoding="utf-8")
@@ -191,6 +199,14 @@ def main(root: Path):
             problem(f"the portfile does not call {helper}")
     if re.search(r"\bvcpkg_(configure|install)_cmake\b|\bvcpkg_fixup_cmake_targets\b", code):
         problem("the portfile uses deprecated helpers (vcpkg_configure_cmake & co.)")
+    # Header-only (release only) unless separate-compilation builds static libraries.
+    if not re.search(r'if\(\s*"separate-compilation"\s+IN_LIST\s+FEATURES\s*\)\s*'
+                     r'vcpkg_check_linkage\(\s*ONLY_STATIC_LIBRARY\s*\)\s*else\(\)\s*'
+                     r'set\(\s*VCPKG_BUILD_TYPE\s+release\s*\)\s*endif\(\)', code):
+        problem("the portfile should set VCPKG_BUILD_TYPE release only without separate-compilation, "
+                "and vcpkg_check_linkage(ONLY_STATIC_LIBRARY) with it")
+    if not re.search(r"file\(\s*REMOVE_RECURSE[^)]*debug/include", code):
+        problem("the portfile should remove debug/include (installed twice by a debug build)")
 
     cmake_sources = (root / "CMakeLists.txt").read_text(encoding="utf-8")
     m = re.search(r"vcpkg_check_features\((.*?)\)", code, re.S)
@@ -218,13 +234,17 @@ def main(root: Path):
 
     usage = (port_dir / "usage").read_text(encoding="utf-8")
     targets = set(re.findall(r"\bwsx::[a-z0-9_]+", usage))
-    want_targets = {"wsx::wsx"} | {f"wsx::{f}" for f in expected}
+    all_components = [c for f in expected for c in components[f]]
+    want_targets = {"wsx::wsx"} | {f"wsx::{c}" for c in all_components}
     if targets != want_targets:
         problem(f"usage names {sorted(targets)}; expected {sorted(want_targets)}")
     for fname in expected:
-        if not re.search(r"COMPONENTS\s+" + re.escape(fname) + r"\b", usage):
-            problem(f"usage does not show find_package(wsx ... COMPONENTS {fname})")
-    for target in ("wsx", *expected):
+        if not re.search(r'"' + re.escape(fname) + r'"', usage):
+            problem(f"usage does not mention the {fname!r} feature")
+    for component in all_components:
+        if not re.search(r"COMPONENTS\s+" + re.escape(component) + r"\b", usage):
+            problem(f"usage does not show find_package(wsx ... COMPONENTS {component})")
+    for target in ("wsx", *all_components):
         pattern = r"EXPORT_NAME \$\{_wsx_component\}|EXPORT_NAME " + target
         if not re.search(pattern, cmake_sources):
             problem(f"CMakeLists.txt does not export wsx::{target}")

@@ -7,6 +7,8 @@
 #   -DPREFIX=<dir>  -DCONFIG=<config for multi-config generators, may be empty>
 #   -DCMAKEDIR=share/cmake/wsx  -DPKGCONFIGDIR=share/pkgconfig
 #   -DCOMPONENTS=<'|'-separated components the install must have>
+#   -DLIBRARIES=<'|'-separated compiled components (e.g. compiled): built before
+#               installing, and their targets file and static library must land>
 #   -DGENERATOR=... -DMAKE_PROGRAM=... -DCXX_COMPILER=... (fresh configure only)
 cmake_minimum_required(VERSION 3.20)
 
@@ -17,6 +19,7 @@ foreach(var PREFIX CMAKEDIR PKGCONFIGDIR)
 endforeach()
 string(REPLACE "|" ";" COMPONENTS "${COMPONENTS}")
 string(REPLACE "|" ";" CONFIGURE_ARGS "${CONFIGURE_ARGS}")
+string(REPLACE "|" ";" LIBRARIES "${LIBRARIES}")
 
 function(run)
     execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
@@ -39,7 +42,22 @@ if(NOT BUILD_DIR)
     if(CXX_COMPILER)
         list(APPEND args "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
     endif()
+    if(BUILD_TYPE)
+        list(APPEND args "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
+    endif()
     run(${CMAKE_COMMAND} ${args} ${CONFIGURE_ARGS})
+endif()
+
+# `cmake --install` builds nothing: the static libraries first, and only them.
+if(LIBRARIES)
+    set(build_args --build "${BUILD_DIR}" --parallel 2 --target)
+    foreach(library IN LISTS LIBRARIES)
+        list(APPEND build_args wsx_${library})
+    endforeach()
+    if(CONFIG)
+        list(APPEND build_args --config "${CONFIG}")
+    endif()
+    run(${CMAKE_COMMAND} ${build_args})
 endif()
 
 file(REMOVE_RECURSE "${PREFIX}")
@@ -71,6 +89,12 @@ foreach(component IN LISTS COMPONENTS)
     endforeach()
 endforeach()
 
+foreach(library IN LISTS LIBRARIES)
+    if(NOT EXISTS "${PREFIX}/${CMAKEDIR}/wsx-${library}-targets.cmake")
+        list(APPEND missing "${CMAKEDIR}/wsx-${library}-targets.cmake")
+    endif()
+endforeach()
+
 # Every file of include/wsx/ in the sources is installed (one added later
 # too: the install rule takes *.hpp, so another kind of file shows here).
 if(NOT SOURCE_DIR)
@@ -88,10 +112,21 @@ if(missing)
 endif()
 
 file(GLOB_RECURSE installed RELATIVE "${PREFIX}" "${PREFIX}/*")
+# The static libraries of LIBRARIES, under lib/ (or lib64/, lib/<multiarch>/).
+set(libraries_regex "")
+foreach(library IN LISTS LIBRARIES)
+    set(archive_regex "^lib[^/]*/(.*/)?(lib)?wsx_${library}\\.(a|lib)$")
+    string(APPEND libraries_regex "|${archive_regex}")
+    set(archive "${installed}")
+    list(FILTER archive INCLUDE REGEX "${archive_regex}")
+    if(NOT archive)
+        message(FATAL_ERROR "not installed: the static library of wsx::${library} (lib*/libwsx_${library}.a)")
+    endif()
+endforeach()
 foreach(file IN LISTS installed)
-    if(NOT file MATCHES "^(include/wsx/.*\\.hpp|${CMAKEDIR}/[^/]+\\.cmake|${PKGCONFIGDIR}/wsx(-[a-z0-9]+)?\\.pc)$")
+    if(NOT file MATCHES "^(include/wsx/.*\\.hpp|${CMAKEDIR}/[^/]+\\.cmake|${PKGCONFIGDIR}/wsx(-[a-z0-9]+)?\\.pc)$${libraries_regex}")
         message(FATAL_ERROR "unexpected file installed: ${file}")
     endif()
 endforeach()
 list(LENGTH installed count)
-message(STATUS "wsx installed into ${PREFIX}: ${count} files, components: ${COMPONENTS}")
+message(STATUS "wsx installed into ${PREFIX}: ${count} files, components: ${COMPONENTS} ${LIBRARIES}")

@@ -1,8 +1,14 @@
 # SPDX-License-Identifier: BSL-1.0
 # vcpkg port of wsx, a header-only C++20 WebSocket library on standalone Asio.
 #   vcpkg install wsx[tls,deflate,http2] --overlay-ports=<wsx checkout>/ports/vcpkg
-# Header-only: one release configuration, nothing under debug/ or lib/.
-set(VCPKG_BUILD_TYPE release)
+# Header-only: one release configuration, nothing under debug/ or lib/, unless
+# the separate-compilation feature builds the static wsx::compiled (and
+# wsx::compiled_tls): then release and debug libraries, as for any library.
+if("separate-compilation" IN_LIST FEATURES)
+    vcpkg_check_linkage(ONLY_STATIC_LIBRARY)
+else()
+    set(VCPKG_BUILD_TYPE release)
+endif()
 
 # As an overlay port it builds the checkout it lives in (ports/vcpkg/wsx ->
 # the repository root): wsx is not published yet. Once it is, a registry
@@ -18,6 +24,8 @@ vcpkg_check_features(OUT_FEATURE_OPTIONS FEATURE_OPTIONS
         tls     WSX_TLS
         deflate WSX_DEFLATE
         http2   WSX_HTTP2
+        io-uring WSX_IO_URING
+        separate-compilation WSX_SEPARATE_COMPILATION
 )
 
 vcpkg_cmake_configure(
@@ -34,6 +42,8 @@ vcpkg_cmake_configure(
 vcpkg_cmake_install()
 vcpkg_cmake_config_fixup()
 vcpkg_fixup_pkgconfig()
+# A debug build (separate-compilation) installs the headers and share/ twice.
+file(REMOVE_RECURSE "${CURRENT_PACKAGES_DIR}/debug/include" "${CURRENT_PACKAGES_DIR}/debug/share")
 
 file(INSTALL "${CMAKE_CURRENT_LIST_DIR}/usage" DESTINATION "${CURRENT_PACKAGES_DIR}/share/${PORT}")
 # The Boost Software License 1.0, as share/wsx/copyright.
