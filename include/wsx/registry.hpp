@@ -455,27 +455,36 @@ private:
                 return false;
             // offer() runs no handler and never calls back into the registry.
             for (const member& x : s.members) {
-                connection& c = *x.conn;
-                if (&c == except) continue;
-                if (!c.is_open()) {
-                    dead.emplace_back(c.id());
-                    ++r.refused;
-                    continue;
-                }
-                if (c.offer(m, &drains)) ++r.local;
-                else ++r.refused;
+                if (x.conn == except) continue;
+                offer_one(*x.conn, m, r, dead, drains);
                 // One that needs a drain: most of the list will (the first
                 // broadcast of a burst), so room for all at once, not by doubling.
                 if (drains.size() == 1 && drains.capacity() == 1) drains.reserve(s.members.size());
             }
             if (!drains.empty()) ex.emplace(s.members.front().conn->get_executor());
         }
-        if (ex) {
-            asio::post(*ex, [drains = std::move(drains)] {
-                for (const auto& c : drains) c->drain_and_flush();
-            });
-        }
+        if (ex) post_drains(*ex, std::move(drains));
         return true;
+    }
+
+    // One recipient of a fan-out: a closed one is refused and noted for removal.
+    static void offer_one(connection& c, const prepared_message& m, fanout_result& r,
+                          std::vector<std::string>& dead, std::vector<std::shared_ptr<connection>>& drains) {
+        if (!c.is_open()) {
+            dead.emplace_back(c.id());
+            ++r.refused;
+            return;
+        }
+        if (c.offer(m, &drains)) ++r.local;
+        else ++r.refused;
+    }
+
+    // The recipients on one I/O thread that need a flush: one post to that thread.
+    static void post_drains(const connection::executor_type& ex,
+                            std::vector<std::shared_ptr<connection>>&& drains) {
+        asio::post(ex, [drains = std::move(drains)] {
+            for (const auto& c : drains) c->drain_and_flush();
+        });
     }
 
     static fanout_result one(send_result r) noexcept {
@@ -549,20 +558,8 @@ private:
                 return &c->get_executor().context() != ctx;
             });
             std::vector<std::shared_ptr<connection>> drains;
-            for (auto it = begin; it != end; ++it) {
-                if (!(*it)->is_open()) {
-                    dead.emplace_back((*it)->id());
-                    ++r.refused;
-                    continue;
-                }
-                if ((*it)->offer(m, &drains)) ++r.local;
-                else ++r.refused;
-            }
-            if (!drains.empty()) {
-                asio::post((*begin)->get_executor(), [drains = std::move(drains)] {
-                    for (const auto& c : drains) c->drain_and_flush();
-                });
-            }
+            for (auto it = begin; it != end; ++it) offer_one(**it, m, r, dead, drains);
+            if (!drains.empty()) post_drains((*begin)->get_executor(), std::move(drains));
             begin = end;
         }
         for (const auto& id : dead) remove(id);
