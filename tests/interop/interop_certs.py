@@ -28,3 +28,8 @@ def make_certs():
     run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
         "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
     return d, os.path.join(d, "ca.pem"), os.path.join(d, "server.pem"), os.path.join(d, "server.key")
+
+
+if __name__ == "__main__":
+    # For the Node.js tests: one path a line (directory, CA, certificate, key).
+    print("\n".join(make_certs()))
