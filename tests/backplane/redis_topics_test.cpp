@@ -16,6 +16,7 @@
 
 #include "catch.hpp"
 #include "loopback_client.hpp"
+#include "pubsub_client.hpp"
 #include "redis_process.hpp"
 #include "rest_client.hpp"
 
@@ -50,61 +51,8 @@ struct instance {
     std::uint16_t port() const { return srv.port(); }
 };
 
-struct received {
-    std::string raw, op, epoch, error, data;
-    std::uint64_t offset = 0;
-    std::optional<bool> recovered;
-};
-
-received parse(const std::string& raw) {
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    INFO(raw);
-    REQUIRE(parser.parse(raw).get(doc) == simdjson::SUCCESS);
-    received r;
-    r.raw = raw;
-    std::string_view s;
-    if (!doc["op"].get(s)) r.op = s;
-    if (!doc["epoch"].get(s)) r.epoch = s;
-    if (!doc["error"].get(s)) r.error = s;
-    std::uint64_t n = 0;
-    if (!doc["offset"].get(n)) r.offset = n;
-    bool b = false;
-    if (!doc["recovered"].get(b)) r.recovered = b;
-    simdjson::dom::element data;
-    if (!doc["data"].get(data)) r.data = simdjson::minify(data);
-    return r;
-}
-
-struct client {
-    std::unique_ptr<loopback_client> c;
-    explicit client(std::uint16_t port) : c(std::make_unique<loopback_client>(port)) {
-        const auto res = c->upgrade("/pubsub");
-        REQUIRE(res);
-        REQUIRE(res->status == 101);
-    }
-    received next(std::chrono::milliseconds timeout = 3s) {
-        const ws_event ev = c->read_event(timeout);
-        INFO("got " << wsx::test::to_string(ev.what) << ": " << ev.payload);
-        REQUIRE(ev.what == kind::message);
-        return parse(ev.payload);
-    }
-    received subscribe(std::string_view topic, std::optional<wsx::pubsub::position> since = {}) {
-        std::string op = R"({"op":"subscribe","topic":")" + std::string{topic} + "\"";
-        if (since) op += R"(,"since":{"epoch":")" + since->epoch + R"(","offset":)" + std::to_string(since->offset) + "}";
-        REQUIRE_FALSE(c->send_text(op + "}"));
-        return next();
-    }
-};
-
-std::uint64_t rest_publish(rest_client& rest, std::string_view topic, std::string_view data) {
-    const auto res = rest.post("/api/topics/" + std::string{topic} + "/publish", R"({"data":)" + std::string{data} + "}");
-    REQUIRE(res);
-    INFO(res->body);
-    REQUIRE(res->status == 200);
-    const auto doc = wsx::test::parse_json(res->body);
-    return wsx::test::uint_field(doc->root, "offset");
-}
+using client = wsx::test::pubsub_client;
+using wsx::test::rest_publish;
 
 } // namespace
 

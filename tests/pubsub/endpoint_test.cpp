@@ -14,6 +14,7 @@
 
 #include "catch.hpp"
 #include "loopback_client.hpp"
+#include "pubsub_client.hpp"
 #include "rest_client.hpp"
 
 using namespace std::chrono_literals;
@@ -47,77 +48,9 @@ struct fixture {
     std::uint16_t port() const { return srv.port(); }
 };
 
-struct received {
-    std::string raw, op, topic, epoch, error, data;
-    std::uint64_t offset = 0;
-    std::optional<bool> recovered;
-};
-
-received parse(const std::string& raw) {
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    INFO(raw);
-    REQUIRE(parser.parse(raw).get(doc) == simdjson::SUCCESS);
-    received r;
-    r.raw = raw;
-    std::string_view s;
-    if (!doc["op"].get(s)) r.op = s;
-    if (!doc["topic"].get(s)) r.topic = s;
-    if (!doc["epoch"].get(s)) r.epoch = s;
-    if (!doc["error"].get(s)) r.error = s;
-    std::uint64_t n = 0;
-    if (!doc["offset"].get(n)) r.offset = n;
-    bool b = false;
-    if (!doc["recovered"].get(b)) r.recovered = b;
-    simdjson::dom::element data;
-    if (!doc["data"].get(data)) r.data = simdjson::minify(data);
-    return r;
-}
-
-struct client {
-    std::unique_ptr<loopback_client> c;
-
-    explicit client(std::uint16_t port) : c(std::make_unique<loopback_client>(port)) {
-        const std::vector<std::string> protocols{"wsx.pubsub.v1"};
-        const auto res = c->upgrade("/pubsub", protocols);
-        REQUIRE(res);
-        REQUIRE(res->status == 101);
-        CHECK(res->headers.get("Sec-WebSocket-Protocol") == "wsx.pubsub.v1");
-        REQUIRE(c->upgraded());
-    }
-    void send(std::string_view text) { REQUIRE_FALSE(c->send_text(text)); }
-    received next(std::chrono::milliseconds timeout = 3s) {
-        const ws_event ev = c->read_event(timeout);
-        INFO("got " << wsx::test::to_string(ev.what) << ": " << ev.payload);
-        REQUIRE(ev.what == kind::message);
-        return parse(ev.payload);
-    }
-    void expect_nothing(std::chrono::milliseconds quiet = 150ms) {
-        const ws_event ev = c->read_event(quiet);
-        INFO("got " << wsx::test::to_string(ev.what) << ": " << ev.payload);
-        CHECK(ev.what == kind::timeout);
-    }
-    received subscribe(std::string_view topic, std::string_view since = {}) {
-        std::string op = R"({"op":"subscribe","topic":")" + std::string{topic} + "\"";
-        if (!since.empty()) op += R"(,"since":)" + std::string{since};
-        send(op + "}");
-        return next();
-    }
-};
-
-std::string since(const std::string& epoch, std::uint64_t offset) {
-    return R"({"epoch":")" + epoch + R"(","offset":)" + std::to_string(offset) + "}";
-}
-
-// POST /api/topics/{topic}/publish; returns the offset.
-std::uint64_t rest_publish(rest_client& rest, std::string_view topic, std::string_view data) {
-    const auto res = rest.post("/api/topics/" + std::string{topic} + "/publish", R"({"data":)" + std::string{data} + "}");
-    REQUIRE(res);
-    INFO(res->body);
-    REQUIRE(res->status == 200);
-    const auto doc = wsx::test::parse_json(res->body);
-    return wsx::test::uint_field(doc->root, "offset");
-}
+using client = wsx::test::pubsub_client;
+using wsx::test::rest_publish;
+constexpr auto since = wsx::test::pubsub_since;
 
 } // namespace
 
