@@ -48,4 +48,39 @@ function stopServer(server, name) {
   });
 }
 
-module.exports = { check, summary, startServer, stopServer };
+// A connected `ws` client (WebSocket: the package's class; options go to its
+// constructor). next(ms) resolves with the next message ({data, isBinary}), or
+// null after `ms` milliseconds without one; closed resolves with {code, reason};
+// answer is the server's Sec-WebSocket-Extensions.
+function connect(WebSocket, url, options = {}) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 0, ...options });
+    const queue = [];
+    const waiters = [];
+    let answer = '';
+    const closed = new Promise((res) => ws.once('close', (code, reason) => res({ code, reason: reason.toString() })));
+    ws.on('upgrade', (res) => { answer = res.headers['sec-websocket-extensions'] || ''; });
+    ws.on('message', (data, isBinary) => {
+      const m = { data, isBinary };
+      if (waiters.length) waiters.shift()(m);
+      else queue.push(m);
+    });
+    const next = (ms = 20000) => new Promise((res) => {
+      if (queue.length) return res(queue.shift());
+      const waiter = (m) => { clearTimeout(timer); res(m); };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        res(null);
+      }, ms);
+      waiters.push(waiter);
+    });
+    ws.once('open', () => resolve({ ws, next, closed, answer }));
+    ws.once('error', reject);
+  });
+}
+
+// `promise`, or `value` after `ms` milliseconds.
+const withTimeout = (promise, ms, value) =>
+  Promise.race([promise, new Promise((res) => setTimeout(() => res(value), ms))]);
+
+module.exports = { check, summary, startServer, stopServer, connect, withTimeout };

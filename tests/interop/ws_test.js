@@ -9,40 +9,13 @@
 
 const crypto = require('crypto');
 const path = require('path');
-const { check, summary, startServer, stopServer } = require('./interop_helpers');
+const helpers = require('./interop_helpers');
+const { check, summary, startServer, stopServer, withTimeout } = helpers;
 
 const [echoBinary, broadcastBinary, modules] = process.argv.slice(2);
 const WebSocket = require(path.resolve(modules, 'ws'));
 
-// A connected client: next() resolves with the next message ({data, isBinary}),
-// or null after `ms` milliseconds without one; closed resolves with {code, reason}.
-function connect(url) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 0 });
-    const queue = [];
-    const waiters = [];
-    const closed = new Promise((res) => ws.once('close', (code, reason) => res({ code, reason: reason.toString() })));
-    ws.on('message', (data, isBinary) => {
-      const m = { data, isBinary };
-      if (waiters.length) waiters.shift()(m);
-      else queue.push(m);
-    });
-    const next = (ms = 10000) => new Promise((res) => {
-      if (queue.length) return res(queue.shift());
-      const waiter = (m) => { clearTimeout(timer); res(m); };
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        res(null);
-      }, ms);
-      waiters.push(waiter);
-    });
-    ws.once('open', () => resolve({ ws, next, closed }));
-    ws.once('error', reject);
-  });
-}
-
-const withTimeout = (promise, ms, value) =>
-  Promise.race([promise, new Promise((res) => setTimeout(() => res(value), ms))]);
+const connect = (url) => helpers.connect(WebSocket, url);
 
 async function echoCases(url) {
   const c = await connect(url);

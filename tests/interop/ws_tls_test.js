@@ -17,40 +17,13 @@ const net = require('net');
 const path = require('path');
 const tls = require('tls');
 const { execFileSync } = require('child_process');
-const { check, summary, startServer, stopServer } = require('./interop_helpers');
+const helpers = require('./interop_helpers');
+const { check, summary, startServer, stopServer, withTimeout } = helpers;
 
 const [serverBinary, modules, certsScript] = process.argv.slice(2);
 const WebSocket = require(path.resolve(modules, 'ws'));
 
-const withTimeout = (promise, ms, value) =>
-  Promise.race([promise, new Promise((res) => setTimeout(() => res(value), ms))]);
-
-// A connected client: next() resolves with the next message or null after `ms`.
-function connect(url, tlsOptions) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 0, ...tlsOptions });
-    const queue = [];
-    const waiters = [];
-    const closed = new Promise((res) => ws.once('close', (code, reason) => res({ code, reason: reason.toString() })));
-    ws.on('message', (data, isBinary) => {
-      const m = { data, isBinary };
-      if (waiters.length) waiters.shift()(m);
-      else queue.push(m);
-    });
-    const next = (ms = 20000) => new Promise((res) => {
-      if (queue.length) return res(queue.shift());
-      const waiter = (m) => { clearTimeout(timer); res(m); };
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        res(null);
-      }, ms);
-      waiters.push(waiter);
-    });
-    ws.once('upgrade', () => {});
-    ws.once('open', () => resolve({ ws, next, closed }));
-    ws.once('error', reject);
-  });
-}
+const connect = (url, tlsOptions) => helpers.connect(WebSocket, url, tlsOptions);
 
 async function echoCases(url, trust, version) {
   const c = await connect(url, trust);
