@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
-// Interop: headless Chromium's own WebSocket against wsx's echo example. Run by
-// browser_test.sh, which starts the server and passes its URL and process id:
+// Interop: headless Chromium's own WebSocket against wsx's echo example, or
+// over wss:// against the TLS echo example (a self-signed certificate: the
+// page ignores certificate errors). Run by browser_test.sh, which starts the
+// server and passes its URL and process id:
 //   node browser_echo_test.js ws://127.0.0.1:PORT/ PID
 // The last case sends SIGTERM to PID: the page must see close code 1001.
 // Environment: as browser_test.js (WSX_CHROMIUM, WSX_NODE_DIR, WSX_PROFILE_DIR).
@@ -47,6 +49,7 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
            '--disable-component-update', '--disable-sync'],
     timeout: 30000,
+    ignoreHTTPSErrors: url.startsWith('wss:'),
   });
   context.setDefaultTimeout(30000);
   try {
