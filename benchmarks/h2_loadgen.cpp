@@ -30,6 +30,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "bench_support.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -47,6 +49,8 @@
 
 namespace {
 
+using namespace wsx::bench;
+
 struct options {
     int port = 9001;
     int conns = 1;
@@ -62,69 +66,12 @@ struct options {
     std::string path = "/";
 };
 
-double now_s() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double self_cpu_s() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
-}
-
-// utime + stime of a process (all its threads), from /proc/PID/stat.
-double proc_cpu_s(int pid) {
-    if (pid <= 0) return 0;
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE* f = std::fopen(path, "r");
-    if (!f) return 0;
-    char buf[1024];
-    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-    std::fclose(f);
-    buf[n] = 0;
-    const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-    if (!p) return 0;
-    unsigned long long ut = 0, st = 0;
-    int field = 2;
-    for (const char* q = p + 1; *q; ++q) {
-        if (*q != ' ') continue;
-        ++field;
-        if (field == 14) ut = std::strtoull(q + 1, nullptr, 10);
-        if (field == 15) {
-            st = std::strtoull(q + 1, nullptr, 10);
-            break;
-        }
-    }
-    return static_cast<double>(ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 [[noreturn]] void fail(const char* what) {
     std::fprintf(stderr, "wsx_h2_loadgen: %s\n", what);
     std::exit(1);
 }
 
-// One client message as an RFC 6455 frame: FIN, masked (§5.3, a client must
-// mask). Built once; every send copies it.
-std::string make_frame(std::size_t size, bool binary) {
-    std::string f;
-    f.push_back(static_cast<char>(0x80 | (binary ? 0x2 : 0x1)));
-    if (size < 126) {
-        f.push_back(static_cast<char>(0x80 | size));
-    } else if (size < 65536) {
-        f.push_back(static_cast<char>(0x80 | 126));
-        f.push_back(static_cast<char>(size >> 8));
-        f.push_back(static_cast<char>(size & 0xff));
-    } else {
-        f.push_back(static_cast<char>(0x80 | 127));
-        for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((static_cast<std::uint64_t>(size) >> (8 * i)) & 0xff));
-    }
-    const unsigned char key[4] = {0x37, 0xfa, 0x21, 0x3d};
-    f.append(reinterpret_cast<const char*>(key), 4);
-    for (std::size_t i = 0; i < size; ++i) f.push_back(static_cast<char>('a' ^ key[i % 4]));
-    return f;
-}
 
 struct stream_state {
     std::int32_t id = -1;
@@ -364,7 +311,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     const options& o = run.o;
-    run.frame = make_frame(o.size, o.binary);
+    run.frame = masked_frame(o.binary ? 0x2 : 0x1, std::string(o.size, 'a'));
 
     nghttp2_session_callbacks* cbs = nullptr;
     nghttp2_session_callbacks_new(&cbs);
