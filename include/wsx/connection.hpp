@@ -586,7 +586,9 @@ private:
     // checked the same three conditions on this thread).
     void append_shared(const prepared_message& m, std::size_t charged) {
         const std::size_t before = outbox_.pending();
-        if (auto frame = encoder_.shared_frame(m)) outbox_.append(std::move(frame));
+        // Uncompressed, the prepared frame itself (no reference taken for a small one: it is copied).
+        if (!encoder_.compresses(m.payload().size())) outbox_.append_frame(m.frame());
+        else if (auto frame = encoder_.shared_frame(m)) outbox_.append_frame(frame);
         else outbox_.append_with([&](std::string& s) { encoder_.message(s, m.type(), m.payload()); });
         settle(charged, outbox_.pending() - before);
         count_out(m.payload().size());
@@ -862,6 +864,7 @@ private:
 
     void on_tick(std::uint32_t now) override {
         report_to_thread(owner());
+        outbox_.trim();  // an emptied queue's buffers, kept for the next burst, go
         const connection_state s = state();
         if (s == connection_state::closing) {
             if (static_cast<std::int32_t>(now - close_deadline_) >= 0) {

@@ -253,3 +253,59 @@ TEST_CASE("pushes from several threads all arrive, each thread's in its order, w
         CHECK(std::stoi(s.substr(2)) == next[static_cast<std::size_t>(t)]++);
     }
 }
+
+TEST_CASE("a small shared frame is copied, with no reference kept; a large one is queued by reference") {
+    outbox o(1 << 20);
+    auto small1 = std::make_shared<const std::string>("small one ");
+    auto small2 = std::make_shared<const std::string>("small two");
+    auto large = std::make_shared<const std::string>(4096, 'L');
+    o.charge(small1->size() + small2->size());
+    o.append_frame(small1);
+    o.append_frame(small2);
+    CHECK(small1.use_count() == 1);  // the caller may drop it: nothing here points to it
+    CHECK(small2.use_count() == 1);
+    std::vector<std::string_view> bufs;
+    o.gather(bufs, 64);
+    REQUIRE(bufs.size() == 1);  // both in one owned buffer: one write, one buffer
+    CHECK(bufs[0] == "small one small two");
+
+    o.charge(large->size());
+    o.append_frame(large);
+    CHECK(large.use_count() == 2);  // shared, not copied
+    o.gather(bufs, 64);
+    REQUIRE(bufs.size() == 2);
+    CHECK(bufs[1].data() == large->data());
+    CHECK(bufs[1].size() == 4096);
+    o.written(o.pending());
+    CHECK(o.accepted() == 0);
+    CHECK(large.use_count() == 1);  // released once written
+
+    // Corked (a read turn): copied into the thread's cork buffer, large or small.
+    std::string cork;
+    o.begin_turn(&cork);
+    REQUIRE(o.holds_cork());
+    o.charge(small1->size() + large->size());
+    o.append_frame(small1);
+    o.append_frame(large);
+    CHECK(large.use_count() == 1);
+    CHECK(o.corked_bytes() == *small1 + *large);
+    o.end_turn(o.corked_bytes().size());
+    CHECK(o.accepted() == 0);
+}
+
+TEST_CASE("an emptied queue keeps its buffers while writes go on, and gives them back after a quiet tick") {
+    outbox o(1 << 20);
+    CHECK_FALSE(o.holds_memory());
+    put(o, "burst");
+    o.written(o.pending());
+    CHECK(o.holds_memory());
+    o.trim();  // a write since the last tick: kept for the next burst
+    CHECK(o.holds_memory());
+    o.trim();  // a whole tick without a write: given back
+    CHECK_FALSE(o.holds_memory());
+    // Bytes waiting are never touched by trim.
+    put(o, "waiting");
+    o.trim();
+    o.trim();
+    CHECK(gathered(o) == "waiting");
+}

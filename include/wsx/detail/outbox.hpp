@@ -176,6 +176,16 @@ public:
         if (state_ == state::corked) cork_->append(*frame);  // small frames: one write beats a reference
         else queue_.append(std::move(frame));
     }
+    // A frame many connections share (a broadcast's): a small one is copied
+    // into the owned tail, which the queue keeps between writes, so a
+    // delivery costs a short copy and no allocation, no reference count
+    // changed twice by every recipient, and no segment of its own (a burst
+    // leaves as one buffer). A large one is queued by reference, never copied.
+    void append_frame(const shared_bytes& frame) {
+        if (state_ == state::corked) cork_->append(*frame);
+        else if (frame->size() <= small_frame) queue_.append(std::string_view{*frame});
+        else queue_.append(shared_bytes{frame});
+    }
     void append(std::string&& bytes) {
         // Small frames join the owned tail (fewer buffers per write); a large
         // one is moved in rather than copied.
@@ -264,6 +274,16 @@ public:
         return true;
     }
 
+    // Gives back the memory an emptied queue keeps for the next burst (the
+    // connection's sweep tick calls it) once a whole tick passed without a
+    // write: an idle connection holds none after two ticks, and one that is
+    // sent to all the time keeps its buffers.
+    void trim() noexcept {
+        if (!std::exchange(wrote_since_trim_, false)) queue_.trim();
+    }
+    // Whether the queue holds heap memory (for tests).
+    bool holds_memory() const noexcept { return queue_.holds_memory(); }
+
     // The connection ended: drop and refund everything (the inbox too), keep
     // the cork lent until end_turn() hands it back.
     void clear() noexcept {
@@ -291,6 +311,7 @@ private:
     void wrote(std::size_t n) noexcept {
         if (n == 0) return;
         wrote_ = true;
+        wrote_since_trim_ = true;
         refund(n);
     }
 
@@ -304,6 +325,7 @@ private:
     std::atomic<bool> inbox_waiting_{false};  // inbox_ is not empty (read without the lock)
     state state_ = state::idle;
     bool wrote_ = false;  // bytes went out since the last take_drained()
+    bool wrote_since_trim_ = false;  // ...since the last trim()
 };
 
 } // namespace wsx::detail
