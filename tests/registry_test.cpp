@@ -669,3 +669,32 @@ TEST_CASE("a stalled connection refuses small broadcasts past its limit, counted
     CHECK((p.messages() == std::vector<std::string>(sent.begin(), sent.begin() + static_cast<std::ptrdiff_t>(queued))));
     CHECK(p.conn->buffered_amount() == 0);
 }
+
+TEST_CASE("fan-outs from two I/O threads in turn, each reusing the drain lists the other gave back, deliver every message once") {
+    wsx::registry reg;
+    wsx::endpoint ep = reg.track({});
+    memory_hub one, two;
+    std::vector<memory_peer*> all;
+    for (int i = 0; i < 4; ++i) all.push_back(&one.connect(ep));
+    for (int i = 0; i < 3; ++i) all.push_back(&two.connect(ep));
+    std::vector<std::string> sent;
+    for (int round = 0; round < 6; ++round) {
+        memory_hub& from = round % 2 ? two : one;
+        const std::string a = "round " + std::to_string(round), b = a + " again";
+        sent.insert(sent.end(), {a, b});
+        asio::post(from.io, [&] {
+            CHECK(reg.broadcast(a) == (round > 3 ? 6u : 7u));
+            CHECK(reg.broadcast(b) == (round > 3 ? 6u : 7u));
+        });
+        from.poll();
+        one.poll();
+        two.poll();
+        if (round == 3) reg.remove(*all[1]->conn);  // one leaves: the lists shrink
+    }
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        INFO("peer " << i);
+        auto want = sent;
+        if (i == 1) want.resize(8);
+        CHECK(all[i]->messages() == want);
+    }
+}
