@@ -114,15 +114,8 @@ private:
 
     std::string& writable_tail() {
         if (segments_.size() == head_ || segments_.size() <= locked_ || segments_.back().shared)
-            push(segment{nullptr, spare_ ? std::move(spare_) : fresh_tail()});
+            push(segment{nullptr, spare_ ? std::move(spare_) : std::make_unique<std::string>()});
         return *segments_.back().owned;
-    }
-    // Room for a burst of small frames (a broadcast's are copied here) at
-    // once, not by doubling from one frame's size.
-    static std::unique_ptr<std::string> fresh_tail() {
-        auto s = std::make_unique<std::string>();
-        s->reserve(first_tail);
-        return s;
     }
     // A written segment: its owned buffer, when small, waits for the next tail.
     void recycle(segment& s) noexcept {
@@ -146,7 +139,6 @@ private:
     // connection, not one per doubling (1, 2, 4, 8). Emptied, the queue keeps
     // it until trim(), so an idle connection still holds nothing after a tick.
     static constexpr std::size_t first_segments = 4;
-    static constexpr std::size_t first_tail = 1024;
     static constexpr std::size_t keep_bytes = 4 * 1024;
     static constexpr std::size_t keep_segments = 16;
     void push(segment&& s) {
