@@ -586,9 +586,7 @@ private:
     // checked the same three conditions on this thread).
     void append_shared(const prepared_message& m, std::size_t charged) {
         const std::size_t before = outbox_.pending();
-        // Uncompressed, the prepared frame itself (no reference taken for a small one: it is copied).
-        if (!encoder_.compresses(m.payload().size())) outbox_.append_frame(m.frame());
-        else if (auto frame = encoder_.shared_frame(m)) outbox_.append_frame(frame);
+        if (auto frame = encoder_.shared_frame(m)) outbox_.append(std::move(frame));
         else outbox_.append_with([&](std::string& s) { encoder_.message(s, m.type(), m.payload()); });
         settle(charged, outbox_.pending() - before);
         count_out(m.payload().size());

@@ -259,8 +259,8 @@ TEST_CASE("a shared frame is queued by reference, released once written; corked,
     auto small = std::make_shared<const std::string>("small one ");
     auto large = std::make_shared<const std::string>(4096, 'L');
     o.charge(small->size() + large->size());
-    o.append_frame(small);
-    o.append_frame(large);
+    o.append(small);
+    o.append(large);
     CHECK(small.use_count() == 2);
     CHECK(large.use_count() == 2);  // shared, not copied
     std::vector<std::string_view> bufs;
@@ -278,8 +278,8 @@ TEST_CASE("a shared frame is queued by reference, released once written; corked,
     o.begin_turn(&cork);
     REQUIRE(o.holds_cork());
     o.charge(small->size() + large->size());
-    o.append_frame(small);
-    o.append_frame(large);
+    o.append(small);
+    o.append(large);
     CHECK(large.use_count() == 1);
     CHECK(o.corked_bytes() == *small + *large);
     o.end_turn(o.corked_bytes().size());

@@ -172,19 +172,15 @@ public:
         if (state_ == state::corked) encode(*cork_);
         else queue_.append_with(std::forward<Encode>(encode));
     }
-    void append(shared_bytes frame) {
-        if (state_ == state::corked) cork_->append(*frame);  // small frames: one write beats a reference
-        else queue_.append(std::move(frame));
-    }
-    // A frame many connections share (a broadcast's), queued by reference
+    // A frame many connections share (a broadcast's) is queued by reference
     // whatever its size. Copying small ones into each connection's own
     // buffer was tried: fewer instructions in the in-memory count, but twice
     // the user-space CPU of the real server (perf, 1,000 connections), every
     // copy landing in a buffer of its own, cold in the cache, where a
     // reference points the socket write at the one frame, hot in the cache.
-    void append_frame(const shared_bytes& frame) {
-        if (state_ == state::corked) cork_->append(*frame);
-        else queue_.append(shared_bytes{frame});
+    void append(shared_bytes frame) {
+        if (state_ == state::corked) cork_->append(*frame);  // small frames: one write beats a reference
+        else queue_.append(std::move(frame));
     }
     void append(std::string&& bytes) {
         // Small frames join the owned tail (fewer buffers per write); a large
