@@ -84,14 +84,15 @@ TEST_CASE("a broadcast shares one encoded frame") {
     fixture f;
     auto& a = f.connect();
     auto& b = f.connect();
-    const auto m = wsx::prepared_message::text(std::string(1000, 'z'));
+    // Over 1 KiB: shared (a small frame is copied, see below).
+    const auto m = wsx::prepared_message::text(std::string(4000, 'z'));
     CHECK(f.reg.broadcast(m) == 2);
     f.hub.poll();
     // Both sockets were written straight from the one shared frame: no copy per client.
     for (auto* p : {&a, &b}) {
         REQUIRE(p->pipe->written_from.size() == 1);
         CHECK(p->pipe->written_from[0] == m.frame()->data());
-        CHECK(p->messages() == std::vector<std::string>{std::string(1000, 'z')});
+        CHECK(p->messages() == std::vector<std::string>{std::string(4000, 'z')});
     }
 }
 
@@ -553,4 +554,141 @@ TEST_CASE("removing and adding again keeps every connection in the fan-out exact
     CHECK(f.reg.broadcast("z") == 1);
     f.hub.poll();
     CHECK(peers[4]->messages() == std::vector<std::string>{"z"});
+}
+
+TEST_CASE("a burst of small broadcasts: byte-exact, one write per connection, every reference released once written") {
+    const bool from_io = GENERATE(true, false);
+    INFO((from_io ? "from the I/O thread" : "from another thread"));
+    fixture f;
+    std::vector<memory_peer*> peers;
+    for (int i = 0; i < 3; ++i) peers.push_back(&f.connect());
+    std::vector<std::size_t> writes_before;
+    for (auto* p : peers) writes_before.push_back(p->pipe->write_calls);
+
+    // Eight 100 B frames, text and binary, each byte telling where it is.
+    std::vector<wsx::prepared_message> msgs;
+    std::string want;  // the exact bytes every client must read
+    for (int i = 0; i < 8; ++i) {
+        std::string payload(100, '\0');
+        for (std::size_t j = 0; j < payload.size(); ++j) payload[j] = static_cast<char>('a' + (i * 7 + j) % 26);
+        msgs.emplace_back(i % 2 ? wsx::opcode::binary : wsx::opcode::text, payload);
+        want += *msgs.back().frame();
+    }
+    const long refs = msgs[0].frame().use_count();
+    auto burst = [&] {
+        for (const auto& m : msgs) CHECK(f.reg.broadcast(m) == 3);
+    };
+    if (from_io) asio::post(f.hub.io, burst);
+    else burst();
+    f.hub.poll();
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+        CHECK(peers[i]->pipe->write_calls - writes_before[i] == 1);  // the whole burst in one write
+        CHECK(peers[i]->pipe->take_output() == want);
+        CHECK(peers[i]->conn->buffered_amount() == 0);
+    }
+    // Written: no connection keeps a reference (the queue keeps its buffers, not the frames).
+    for (const auto& m : msgs) CHECK(m.frame().use_count() == refs);
+}
+
+TEST_CASE("direct sends and broadcasts, small and large, reach one connection in the order they were made") {
+    const bool from_io = GENERATE(true, false);
+    INFO((from_io ? "from the I/O thread" : "from another thread"));
+    fixture f;
+    memory_peer& p = f.connect();
+    memory_peer& q = f.connect();
+    std::vector<std::string> want_p, want_q;
+    auto sends = [&] {
+        for (int round = 0; round < 3; ++round) {
+            const std::string r = std::to_string(round);
+            const std::string small = "small " + r, large = std::string(3000, 'L') + r;
+            CHECK(f.reg.broadcast(small) == 2);
+            CHECK(p.conn->send("direct " + r));
+            CHECK(f.reg.broadcast(large) == 2);
+            CHECK(f.reg.send_to(p.conn->id(), "send_to " + r));
+            CHECK(p.conn->send(wsx::prepared_message::text(std::string(2000, 'P') + r)));
+            CHECK(f.reg.broadcast_except(q.conn->id(), "except " + r) == 1);
+            want_p.insert(want_p.end(), {small, "direct " + r, large, "send_to " + r,
+                                         std::string(2000, 'P') + r, "except " + r});
+            want_q.insert(want_q.end(), {small, large});
+        }
+    };
+    if (from_io) asio::post(f.hub.io, sends);
+    else sends();
+    f.hub.poll();
+    CHECK((p.messages() == want_p));
+    CHECK((q.messages() == want_q));
+    CHECK(p.conn->buffered_amount() == 0);
+}
+
+TEST_CASE("a stalled connection refuses small broadcasts past its limit, counted as dropped") {
+    // The socket takes nothing: what the connection accepts must stay within
+    // its limit (plus one message) however many broadcasts the I/O thread
+    // itself makes, each refusal counted as a drop; the other connection gets all.
+    const bool from_io = GENERATE(true, false);
+    INFO((from_io ? "from the I/O thread" : "from another thread"));
+    fixture f;
+    const std::size_t limit = 2048;
+    f.hub.limits.max_buffered_bytes = limit;
+    f.hub.limits.on_backpressure = wsx::backpressure_policy::drop;
+    memory_peer& p = f.connect();
+    memory_peer& q = f.connect();
+    p.pipe->write_budget = 0;
+    std::size_t refused = 0;
+    std::vector<std::string> sent;
+    for (int round = 0; round < 5; ++round) {
+        auto burst = [&] {
+            for (int i = 0; i < 10; ++i) {
+                sent.push_back(std::string(100, static_cast<char>('a' + round)) + std::to_string(i));
+                const auto r = f.reg.send(wsx::send_scope::all, {}, wsx::prepared_message::text(sent.back()));
+                CHECK(r.local + r.refused == 2);
+                refused += r.refused;
+                CHECK(p.conn->buffered_amount() <= limit + 110);  // the limit plus one message
+            }
+        };
+        if (from_io) asio::post(f.hub.io, burst);
+        else burst();
+        f.hub.poll();
+        CHECK(p.conn->buffered_amount() <= limit + 110);
+    }
+    const std::size_t queued = sent.size() - refused;
+    CHECK(queued >= limit / 110);
+    CHECK(queued <= limit / 104 + 1);
+    CHECK(p.conn->stats().dropped == refused);
+    CHECK(q.conn->stats().dropped == 0);
+    CHECK((q.messages() == sent));
+    // Unstalled, it writes exactly what it accepted, in order.
+    p.pipe->allow_writes();
+    f.hub.poll();
+    CHECK(p.conn->state() == wsx::connection_state::open);
+    CHECK((p.messages() == std::vector<std::string>(sent.begin(), sent.begin() + static_cast<std::ptrdiff_t>(queued))));
+    CHECK(p.conn->buffered_amount() == 0);
+}
+
+TEST_CASE("fan-outs from two I/O threads in turn, each reusing the drain lists the other gave back, deliver every message once") {
+    wsx::registry reg;
+    wsx::endpoint ep = reg.track({});
+    memory_hub one, two;
+    std::vector<memory_peer*> all;
+    for (int i = 0; i < 4; ++i) all.push_back(&one.connect(ep));
+    for (int i = 0; i < 3; ++i) all.push_back(&two.connect(ep));
+    std::vector<std::string> sent;
+    for (int round = 0; round < 6; ++round) {
+        memory_hub& from = round % 2 ? two : one;
+        const std::string a = "round " + std::to_string(round), b = a + " again";
+        sent.insert(sent.end(), {a, b});
+        asio::post(from.io, [&] {
+            CHECK(reg.broadcast(a) == (round > 3 ? 6u : 7u));
+            CHECK(reg.broadcast(b) == (round > 3 ? 6u : 7u));
+        });
+        from.poll();
+        one.poll();
+        two.poll();
+        if (round == 3) reg.remove(*all[1]->conn);  // one leaves: the lists shrink
+    }
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        INFO("peer " << i);
+        auto want = sent;
+        if (i == 1) want.resize(8);
+        CHECK(all[i]->messages() == want);
+    }
 }

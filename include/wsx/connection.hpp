@@ -862,6 +862,7 @@ private:
 
     void on_tick(std::uint32_t now) override {
         report_to_thread(owner());
+        outbox_.trim();  // an emptied queue's buffers, kept for the next burst, go
         const connection_state s = state();
         if (s == connection_state::closing) {
             if (static_cast<std::int32_t>(now - close_deadline_) >= 0) {

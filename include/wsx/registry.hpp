@@ -446,30 +446,51 @@ private:
     // the shard's thread.
     bool deliver_shard(shard& s, const connection* except, const prepared_message& m,
                        fanout_result& r, std::vector<std::string>& dead, bool defer_own) {
-        std::vector<std::shared_ptr<connection>> drains;
+        drain_list drains;
         std::optional<connection::executor_type> ex;
         {
             std::shared_lock lock(s.mutex);
             if (s.members.empty()) return true;
             if (defer_own && s.members.front().conn->get_executor().running_in_this_thread())
                 return false;
+            drains = take_spare_drains();
             // offer() runs no handler and never calls back into the registry.
             for (const member& x : s.members) {
                 if (x.conn == except) continue;
                 offer_one(*x.conn, m, r, dead, drains);
                 // One that needs a drain: most of the list will (the first
                 // broadcast of a burst), so room for all at once, not by doubling.
-                if (drains.size() == 1 && drains.capacity() == 1) drains.reserve(s.members.size());
+                if (drains.size() == 1 && drains.capacity() < s.members.size()) drains.reserve(s.members.size());
             }
             if (!drains.empty()) ex.emplace(s.members.front().conn->get_executor());
         }
         if (ex) post_drains(*ex, std::move(drains));
+        else give_back_drains(std::move(drains));
         return true;
+    }
+
+    using drain_list = std::vector<std::shared_ptr<connection>>;
+    // The list of a fan-out's connections to drain comes from this thread's
+    // spare, which the last drain that ran here gave back: a broadcast to N
+    // connections on the thread that drains them allocates room for N once,
+    // not once per broadcast (an allocation of 16 B x N, out of malloc's
+    // fast bins). One list per thread, kept up to max_spare_drains entries.
+    static constexpr std::size_t max_spare_drains = std::size_t{1} << 16;
+    static drain_list& spare_drains() noexcept {
+        static thread_local drain_list spare;
+        return spare;
+    }
+    static drain_list take_spare_drains() noexcept { return std::exchange(spare_drains(), {}); }
+    static void give_back_drains(drain_list&& v) noexcept {
+        drain_list& spare = spare_drains();
+        if (v.capacity() <= spare.capacity() || v.capacity() > max_spare_drains) return;
+        v.clear();
+        spare = std::move(v);
     }
 
     // One recipient of a fan-out: a closed one is refused and noted for removal.
     static void offer_one(connection& c, const prepared_message& m, fanout_result& r,
-                          std::vector<std::string>& dead, std::vector<std::shared_ptr<connection>>& drains) {
+                          std::vector<std::string>& dead, drain_list& drains) {
         if (!c.is_open()) {
             dead.emplace_back(c.id());
             ++r.refused;
@@ -480,10 +501,10 @@ private:
     }
 
     // The recipients on one I/O thread that need a flush: one post to that thread.
-    static void post_drains(const connection::executor_type& ex,
-                            std::vector<std::shared_ptr<connection>>&& drains) {
-        asio::post(ex, [drains = std::move(drains)] {
+    static void post_drains(const connection::executor_type& ex, drain_list&& drains) {
+        asio::post(ex, [drains = std::move(drains)]() mutable {
             for (const auto& c : drains) c->drain_and_flush();
+            give_back_drains(std::move(drains));  // the references go here, on this thread
         });
     }
 
@@ -557,9 +578,10 @@ private:
             auto end = std::find_if(begin, targets.end(), [ctx](const auto& c) {
                 return &c->get_executor().context() != ctx;
             });
-            std::vector<std::shared_ptr<connection>> drains;
+            drain_list drains = take_spare_drains();
             for (auto it = begin; it != end; ++it) offer_one(**it, m, r, dead, drains);
             if (!drains.empty()) post_drains((*begin)->get_executor(), std::move(drains));
+            else give_back_drains(std::move(drains));
             begin = end;
         }
         for (const auto& id : dead) remove(id);

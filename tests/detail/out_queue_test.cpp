@@ -90,3 +90,63 @@ TEST_CASE("empty appends are ignored") {
     q.gather(bufs, 64);
     CHECK(bufs.empty());
 }
+
+TEST_CASE("an emptied queue keeps its buffers for the next burst, and trim gives them back") {
+    out_queue q;
+    CHECK_FALSE(q.holds_memory());
+    q.append(std::string_view{"first burst"});
+    std::vector<asio::const_buffer> bufs;
+    q.gather(bufs, 64);
+    const void* buffer = bufs[0].data();
+    q.consume(q.size());
+    CHECK(q.empty());
+    CHECK(q.holds_memory());  // kept: a connection sent to all the time allocates nothing per write
+    q.append(std::string_view{"second"});
+    q.gather(bufs, 64);
+    REQUIRE(bufs.size() == 1);
+    CHECK(bufs[0].data() == buffer);  // the same owned buffer, reused
+    CHECK(concat(bufs) == "second");
+    q.trim();  // not empty: nothing is given back
+    CHECK(concat(bufs) == "second");
+    q.consume(6);
+    q.trim();
+    CHECK_FALSE(q.holds_memory());  // an idle connection holds nothing
+    q.append(std::string_view{"after trim"});
+    q.gather(bufs, 64);
+    CHECK(concat(bufs) == "after trim");
+}
+
+TEST_CASE("a partly written buffer is not reused while its rest waits") {
+    out_queue q;
+    q.append(std::string_view{"abcdef"});
+    std::vector<asio::const_buffer> bufs;
+    q.gather(bufs, 64);
+    q.consume(2);  // "cdef" still waits in that buffer
+    q.append(std::string_view{"gh"});  // behind the locked segment: a new one
+    q.gather(bufs, 64);
+    CHECK(concat(bufs) == "cdefgh");
+    q.consume(4);  // the first buffer is done and kept; "gh" waits
+    q.append(std::string_view{"ij"});
+    q.gather(bufs, 64);
+    CHECK(concat(bufs) == "ghij");
+    q.consume(4);
+    CHECK(q.empty());
+}
+
+TEST_CASE("a burst of many segments is not kept once written") {
+    out_queue q;
+    std::vector<std::shared_ptr<const std::string>> frames;
+    for (int i = 0; i < 100; ++i) {
+        frames.push_back(std::make_shared<const std::string>(2000, static_cast<char>('a' + i % 26)));
+        q.append(frames.back());
+    }
+    std::vector<asio::const_buffer> bufs;
+    while (!q.empty()) {
+        q.gather(bufs, 64);
+        q.consume(asio::buffer_size(bufs));
+    }
+    for (const auto& f : frames) CHECK(f.use_count() == 1);  // every reference released
+    q.append(std::string_view{"next"});
+    q.gather(bufs, 64);
+    CHECK(concat(bufs) == "next");
+}

@@ -253,3 +253,52 @@ TEST_CASE("pushes from several threads all arrive, each thread's in its order, w
         CHECK(std::stoi(s.substr(2)) == next[static_cast<std::size_t>(t)]++);
     }
 }
+
+TEST_CASE("a shared frame is queued by reference, released once written; corked, it is copied") {
+    outbox o(1 << 20);
+    auto small = std::make_shared<const std::string>("small one ");
+    auto large = std::make_shared<const std::string>(4096, 'L');
+    o.charge(small->size() + large->size());
+    o.append(small);
+    o.append(large);
+    CHECK(small.use_count() == 2);
+    CHECK(large.use_count() == 2);  // shared, not copied
+    std::vector<std::string_view> bufs;
+    o.gather(bufs, 64);
+    REQUIRE(bufs.size() == 2);
+    CHECK(bufs[0].data() == small->data());
+    CHECK(bufs[1].data() == large->data());
+    o.written(o.pending());
+    CHECK(o.accepted() == 0);
+    CHECK(small.use_count() == 1);  // released once written
+    CHECK(large.use_count() == 1);
+
+    // Corked (a read turn): copied into the thread's cork buffer.
+    std::string cork;
+    o.begin_turn(&cork);
+    REQUIRE(o.holds_cork());
+    o.charge(small->size() + large->size());
+    o.append(small);
+    o.append(large);
+    CHECK(large.use_count() == 1);
+    CHECK(o.corked_bytes() == *small + *large);
+    o.end_turn(o.corked_bytes().size());
+    CHECK(o.accepted() == 0);
+}
+
+TEST_CASE("an emptied queue keeps its buffers while writes go on, and gives them back after a quiet tick") {
+    outbox o(1 << 20);
+    CHECK_FALSE(o.holds_memory());
+    put(o, "burst");
+    o.written(o.pending());
+    CHECK(o.holds_memory());
+    o.trim();  // a write since the last tick: kept for the next burst
+    CHECK(o.holds_memory());
+    o.trim();  // a whole tick without a write: given back
+    CHECK_FALSE(o.holds_memory());
+    // Bytes waiting are never touched by trim.
+    put(o, "waiting");
+    o.trim();
+    o.trim();
+    CHECK(gathered(o) == "waiting");
+}

@@ -6,8 +6,11 @@
 // how many bytes went out. Two kinds of segments keep ordering while avoiding
 // copies: bytes the connection owns (small sends are coalesced into one), and
 // references to immutable shared frames (a broadcast encodes once and every
-// recipient queues a reference). An empty queue holds no heap memory, so an
-// idle connection costs nothing here. It includes no Asio header.
+// recipient queues a reference). A queue that empties keeps its segment list
+// and one owned buffer (up to keep_bytes) for the next burst, so a connection
+// that is sent to all the time allocates nothing per write; trim() gives them
+// back (the connection calls it at its sweep ticks), so an idle connection
+// costs nothing here. It includes no Asio header.
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -75,20 +78,27 @@ public:
                 break;
             }
             n -= left;
-            segments_[head_] = segment{};
+            recycle(segments_[head_]);
             ++head_;
             offset_ = 0;
         }
         locked_ = head_;
-        if (size_ == 0) clear();
+        if (size_ == 0) reset();
         else if (head_ > 32 && head_ * 2 > segments_.size()) compact();
     }
 
     // Drops everything and releases the memory.
     void clear() noexcept {
         std::vector<segment>{}.swap(segments_);
+        spare_.reset();
         head_ = offset_ = locked_ = size_ = 0;
     }
+    // An empty queue gives back what it kept for the next burst.
+    void trim() noexcept {
+        if (empty()) clear();
+    }
+    // Whether it holds any heap memory (an emptied queue does until trim()).
+    bool holds_memory() const noexcept { return segments_.capacity() != 0 || spare_ != nullptr; }
 
 private:
     // Owned bytes live behind a pointer: the vector may grow while a write is
@@ -104,15 +114,33 @@ private:
 
     std::string& writable_tail() {
         if (segments_.size() == head_ || segments_.size() <= locked_ || segments_.back().shared)
-            push(segment{nullptr, std::make_unique<std::string>()});
+            push(segment{nullptr, spare_ ? std::move(spare_) : std::make_unique<std::string>()});
         return *segments_.back().owned;
+    }
+    // A written segment: its owned buffer, when small, waits for the next tail.
+    void recycle(segment& s) noexcept {
+        if (s.owned && !spare_ && s.owned->capacity() <= keep_bytes) {
+            s.owned->clear();
+            spare_ = std::move(s.owned);
+        }
+        s = segment{};
+    }
+    // Emptied: the segment list keeps its capacity (what is in it was
+    // written), unless a burst of large frames grew it past a few.
+    void reset() noexcept {
+        for (std::size_t i = head_; i < segments_.size(); ++i) recycle(segments_[i]);
+        if (segments_.capacity() > keep_segments) std::vector<segment>{}.swap(segments_);
+        else segments_.clear();
+        head_ = offset_ = locked_ = 0;
     }
 
     // The first segment after the queue emptied allocates room for a few: a
     // burst of broadcasts (several per read) then costs one allocation per
-    // connection, not one per doubling (1, 2, 4, 8). Emptied, the queue gives
-    // it back (clear()), so an idle connection still holds nothing.
+    // connection, not one per doubling (1, 2, 4, 8). Emptied, the queue keeps
+    // it until trim(), so an idle connection still holds nothing after a tick.
     static constexpr std::size_t first_segments = 4;
+    static constexpr std::size_t keep_bytes = 4 * 1024;
+    static constexpr std::size_t keep_segments = 16;
     void push(segment&& s) {
         if (segments_.capacity() == 0) segments_.reserve(first_segments);
         segments_.push_back(std::move(s));
@@ -129,6 +157,7 @@ private:
     std::size_t offset_ = 0;  // bytes of segments_[head_] already written
     std::size_t locked_ = 0;  // segments [head_, locked_) are being written
     std::size_t size_ = 0;
+    std::unique_ptr<std::string> spare_;  // an emptied owned buffer, for the next tail
 };
 
 } // namespace wsx::detail
