@@ -382,9 +382,11 @@ private:
         while (!bytes.empty()) {
             const auto r = assembler_.consume(bytes);
             bytes = bytes.subspan(r.consumed);
+            last_of_read_ = bytes.empty();
             dispatch(r.ev);
             if (state() == connection_state::closed) break;
         }
+        last_of_read_ = false;
         end_turn();
     }
 
@@ -516,7 +518,8 @@ private:
         const std::size_t charged = payload.size() + protocol::max_frame_header_size;
         if (auto r = admit(charged, no_policy); !r) return r;
         if (own) {
-            append_charged(charged, [&](std::string& s) { encoder_.message(s, type, payload); });
+            if (!write_in_place(type, payload, charged))
+                append_charged(charged, [&](std::string& s) { encoder_.message(s, type, payload); });
             count_out(payload.size());
             kick();
             return send_status::queued;
@@ -618,6 +621,53 @@ private:
         kick();
         return send_status::queued;
     }
+
+    // A large message answered to the last one a read held (an echo) goes
+    // out at once in one gathered write: what the turn corked before it, its
+    // header, and its payload from where it lies (the read buffer, the
+    // assembler's message), instead of being copied into the cork to be
+    // written at the turn's end anyway. Only in this connection's own corked
+    // turn (nothing queued or being written, a transport that writes without
+    // blocking), so order holds and no other connection's handler is running.
+    // What the socket does not take is corked as before; a write error ends
+    // the connection on a posted turn (on_close must not run inside this
+    // handler). False: nothing was done, frame it the usual way.
+    bool write_in_place(opcode type, std::string_view payload, std::size_t charged) {
+        if (payload.size() < write_in_place_min || !last_of_read_ || !outbox_.holds_cork()) return false;
+        std::uint8_t header[protocol::max_frame_header_size];
+        const std::size_t header_size = encoder_.plain_header(header, type, payload.size());
+        if (header_size == 0) return false;
+        const std::string_view corked = outbox_.corked_bytes();
+        std::vector<asio::const_buffer>& bufs = gather_scratch();
+        bufs.clear();
+        if (!corked.empty()) bufs.emplace_back(corked.data(), corked.size());
+        bufs.emplace_back(header, header_size);
+        bufs.emplace_back(payload.data(), payload.size());
+        std::error_code ec;
+        std::size_t written = io_try_write(bufs, ec);
+        if (ec) {
+            written = 0;
+            // A broken socket ends the connection, on its own turn: not inside this handler.
+            if (!would_block(ec))
+                asio::post(executor_, [self = shared_from_this(), ec] { self->finish(ec); });
+        }
+        const std::size_t from_cork = std::min(written, corked.size());
+        outbox_.cork_written(from_cork);
+        written -= from_cork;
+        outbox_.written_directly(written);
+        // Cork what is left of the frame; the charge is settled to it.
+        const std::size_t header_left = written < header_size ? header_size - written : 0;
+        const std::size_t payload_done = written - (header_size - header_left);
+        const std::string_view rest_header{reinterpret_cast<const char*>(header) + header_size - header_left,
+                                           header_left};
+        append_charged(charged - std::min(charged, written), [&](std::string& s) {
+            s.append(rest_header);
+            s.append(payload.substr(payload_done));
+        });
+        return true;
+    }
+    // Below this a copy into the cork costs less than a write of its own.
+    static constexpr std::size_t write_in_place_min = 8 * 1024;
 
     // Frames the connection makes itself (pong, keep-alive ping, close) are
     // charged but never refused, except pongs (below).
@@ -1068,6 +1118,7 @@ private:
     bool fin_sent_ = false;
     bool ping_sent_ = false;
     bool read_paused_ = false;
+    bool last_of_read_ = false;  // the event being handled ends what the last read held
     std::shared_ptr<void> adapter_state_;
 };
 

@@ -253,3 +253,35 @@ TEST_CASE("pushes from several threads all arrive, each thread's in its order, w
         CHECK(std::stoi(s.substr(2)) == next[static_cast<std::size_t>(t)]++);
     }
 }
+
+TEST_CASE("a write made within a turn takes the corked bytes first; direct bytes give their charge back") {
+    outbox o(1 << 20);
+    std::string cork;
+    o.begin_turn(&cork);
+    put(o, "pong;");
+    o.charge(100);  // a large frame, charged, to be written from where it lies
+    CHECK(o.accepted() == 105);
+    // The write took 3 corked bytes, so none of the frame.
+    o.cork_written(3);
+    CHECK(o.corked_bytes() == "g;");
+    CHECK(o.accepted() == 102);
+    o.cork_written(2);
+    o.written_directly(60);  // then 60 bytes of the frame
+    CHECK(o.corked_bytes().empty());
+    CHECK(o.accepted() == 40);
+    o.refund(40);  // the connection corks or settles the rest
+    CHECK(o.take_drained() == false);  // still in the turn
+    CHECK(o.end_turn() == &cork);
+    CHECK(o.take_drained());  // bytes went out and nothing is left: on_drain may fire
+    CHECK(o.accepted() == 0);
+}
+
+TEST_CASE("cork_written does nothing outside a corked turn") {
+    outbox o(1 << 20);
+    put(o, "queued");
+    o.begin_turn(nullptr);
+    o.cork_written(3);
+    CHECK(o.accepted() == 6);
+    o.end_turn();
+    CHECK(gathered(o) == "queued");
+}

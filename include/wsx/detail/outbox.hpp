@@ -198,6 +198,18 @@ public:
         }
     }
     bool holds_cork() const noexcept { return state_ == state::corked; }
+    // The connection wrote, within the turn, the first `n` corked bytes (then
+    // a large frame from where its payload lies, which was never corked):
+    // they leave the cork and their charge is given back. Order holds because
+    // the corked bytes go first in that write.
+    void cork_written(std::size_t n) noexcept {
+        if (state_ != state::corked || n == 0) return;
+        cork_->erase(0, n);
+        wrote(n);
+    }
+    // Bytes written straight from the caller's memory (a frame's header and
+    // payload, never appended): they were charged, so give the charge back.
+    void written_directly(std::size_t n) noexcept { wrote(n); }
     // What the turn corked, for the connection to try writing at once.
     std::string_view corked_bytes() const noexcept {
         return state_ == state::corked ? std::string_view{*cork_} : std::string_view{};
