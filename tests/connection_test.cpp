@@ -932,3 +932,32 @@ TEST_CASE("large echoes are framed as usual where they cannot be written in plac
         CHECK(out[1].payload == payload);
     }
 }
+
+TEST_CASE("a large message read straight into the message buffer") {
+    SECTION("is echoed whole, with the frames around it in order") {
+        fixture f;
+        f.open();
+        const std::string payload = big_payload(300000);
+        f.pipe->feed(frame(opcode::text, "before") + frame(opcode::binary, payload) + frame(opcode::text, "after"));
+        f.poll();
+        const auto out = f.output();
+        REQUIRE(out.size() == 3);
+        CHECK(out[0].payload == "before");
+        CHECK(out[1].payload == payload);
+        CHECK(out[2].payload == "after");
+        CHECK(f.conn->stats().bytes_in == payload.size() + 11);
+    }
+    SECTION("invalid UTF-8 far into it closes with 1007") {
+        fixture f;
+        f.open();
+        std::string text(300000, 'a');
+        text[250000] = '\xFF';
+        f.pipe->feed(frame(opcode::text, text));
+        f.poll();
+        CHECK(f.received.empty());
+        const auto out = f.output();
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].type == event_type::close);
+        CHECK(out[0].code == close_code::invalid_payload);
+    }
+}
