@@ -679,7 +679,7 @@ private:
     // written at the turn's end anyway. Only in this connection's own corked
     // turn (nothing queued or being written, a transport that writes without
     // blocking), so order holds and no other connection's handler is running.
-    // What the socket does not take is corked as before; a write error ends
+    // What the socket does not take is queued; a write error ends
     // the connection on a posted turn (on_close must not run inside this
     // handler). False: nothing was done, frame it the usual way.
     [[gnu::noinline]] bool write_in_place(opcode type, std::string_view payload, std::size_t charged) {
@@ -705,7 +705,11 @@ private:
         outbox_.cork_written(from_cork);
         written -= from_cork;
         outbox_.written_directly(written);
-        // Cork what is left of the frame; the charge is settled to it.
+        // What is left of the frame waits; the charge is settled to it. When
+        // the socket took less than the frame, it is full: queue the rest
+        // (one copy) rather than cork it to be queued at the turn's end (two).
+        if (written < header_size + payload.size())
+            if (std::string* cork = outbox_.uncork(); cork && turn_worker_) turn_worker_->return_cork();
         const std::size_t header_left = written < header_size ? header_size - written : 0;
         const std::size_t payload_done = written - (header_size - header_left);
         const std::string_view rest_header{reinterpret_cast<const char*>(header) + header_size - header_left,

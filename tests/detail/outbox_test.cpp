@@ -285,3 +285,22 @@ TEST_CASE("cork_written does nothing outside a corked turn") {
     o.end_turn();
     CHECK(gathered(o) == "queued");
 }
+
+TEST_CASE("uncork: a full socket ends corking for the turn; the cork's bytes lead the queue") {
+    outbox o(1 << 20);
+    std::string cork;
+    o.begin_turn(&cork);
+    put(o, "pong;");
+    CHECK(o.uncork() == &cork);
+    CHECK(cork.empty());
+    CHECK_FALSE(o.holds_cork());
+    CHECK(o.in_turn());
+    CHECK(o.uncork() == nullptr);  // once
+    put(o, "rest of a large frame;");
+    put(o, "next");
+    CHECK(o.corked_bytes().empty());
+    CHECK(o.end_turn() == nullptr);  // the cork was handed back already
+    CHECK(o.may_write());
+    CHECK(gathered(o) == "pong;rest of a large frame;next");
+    CHECK(o.accepted() == 31);
+}

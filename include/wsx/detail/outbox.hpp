@@ -207,6 +207,20 @@ public:
         cork_->erase(0, n);
         wrote(n);
     }
+    // Stops corking for the rest of the turn, because the socket is full:
+    // what the cork holds moves to the queue, and later appends in this turn
+    // queue behind it, so a large remainder is copied once (to the queue)
+    // rather than twice (to the cork, then to the queue). Returns the cork
+    // buffer, cleared, for the caller to hand back to its thread; nullptr when
+    // the turn held none.
+    std::string* uncork() {
+        if (state_ != state::corked) return nullptr;
+        std::string* cork = std::exchange(cork_, nullptr);
+        if (!cork->empty()) queue_.append(std::string_view{*cork});
+        cork->clear();
+        state_ = state::in_turn;
+        return cork;
+    }
     // Bytes written straight from the caller's memory (a frame's header and
     // payload, never appended): they were charged, so give the charge back.
     void written_directly(std::size_t n) noexcept { wrote(n); }
