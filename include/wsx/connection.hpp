@@ -1034,7 +1034,7 @@ private:
     // else: the I/O thread and the other connections carry on. The log hook
     // says what was thrown; the peer learns only "internal error".
     template <class F>
-    void guarded(F&& f) {
+    [[gnu::always_inline]] void guarded(F&& f) {
         try {
             f();
         } catch (const std::exception& e) {
