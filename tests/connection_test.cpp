@@ -961,3 +961,22 @@ TEST_CASE("a large message read straight into the message buffer") {
         CHECK(out[0].code == close_code::invalid_payload);
     }
 }
+
+TEST_CASE("a large payload a handler makes itself is corked: nothing reaches the socket before it returns") {
+    fixture f;
+    std::size_t written_in_handler = 0;
+    f.ep.on_message = [&](wsx::connection& c, wsx::message) {
+        const std::string own(20000, 'o');
+        c.send_binary(own);
+        c.send_binary(own);
+        written_in_handler = f.pipe->outbound.size();
+    };
+    f.open();
+    f.pipe->feed(frame(opcode::text, "go"));
+    f.poll();
+    CHECK(written_in_handler == 0);
+    CHECK(f.pipe->write_calls == 1);  // both frames, at the end of the read
+    const auto out = f.output();
+    REQUIRE(out.size() == 2);
+    CHECK(out[1].payload == std::string(20000, 'o'));
+}

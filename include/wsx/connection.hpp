@@ -672,8 +672,8 @@ private:
         return send_status::queued;
     }
 
-    // A large message answered to the last one a read held (an echo) goes
-    // out at once in one gathered write: what the turn corked before it, its
+    // A large received message sent back or on (an echo) by the handler of
+    // the last event a read held goes out at once in one gathered write: what the turn corked before it, its
     // header, and its payload from where it lies (the read buffer, the
     // assembler's message), instead of being copied into the cork to be
     // written at the turn's end anyway. Only in this connection's own corked
@@ -683,7 +683,15 @@ private:
     // the connection on a posted turn (on_close must not run inside this
     // handler). False: nothing was done, frame it the usual way.
     [[gnu::noinline]] bool write_in_place(opcode type, std::string_view payload, std::size_t charged) {
-        if (!outbox_.holds_cork()) return false;
+        if (!outbox_.holds_cork() || !turn_worker_) return false;
+        // Only a payload that would otherwise be lost with the read (the received
+        // message, echoed or forwarded): what a handler makes itself is corked,
+        // and nothing of it reaches the socket before the handler returns.
+        const std::span<std::uint8_t> input = turn_worker_->read_buffer();
+        const auto at = reinterpret_cast<std::uintptr_t>(payload.data());
+        const auto begin = reinterpret_cast<std::uintptr_t>(input.data());
+        const bool in_read = at >= begin && at - begin <= input.size() && payload.size() <= input.size() - (at - begin);
+        if (!in_read && !assembler_.holds(payload)) return false;
         std::uint8_t header[protocol::max_frame_header_size];
         const std::size_t header_size = encoder_.plain_header(header, type, payload.size());
         if (header_size == 0) return false;

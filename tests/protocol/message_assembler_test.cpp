@@ -1063,3 +1063,25 @@ TEST_CASE("assembler: the rules hold for bytes received directly") {
         CHECK(direct > 0);
     }
 }
+
+TEST_CASE("assembler: holds() tells a payload in its message buffer from one elsewhere") {
+    message_assembler a;
+    bytes f = frame(opcode::binary, pattern(70000));
+    std::string_view payload;
+    for (const rec& r : feed_direct(a, f, 4096, 1)) CHECK(r.payload == pattern(70000));
+    // The message was gathered in the buffer: feed once more to see the event's view.
+    message_assembler b;
+    bytes g = frame(opcode::binary, pattern(5000));
+    REQUIRE(b.consume(std::span(g.data(), 100)).ev.type == event_type::need_more);
+    const auto r = b.consume(std::span(g.data() + 100, g.size() - 100));
+    REQUIRE(r.ev.type == event_type::message);
+    payload = r.ev.payload;
+    CHECK(b.holds(payload));
+    CHECK(b.holds(payload.substr(10, 100)));
+    const std::string elsewhere = pattern(10);
+    CHECK_FALSE(b.holds(elsewhere));
+    bytes whole = frame(opcode::binary, "in the input");
+    const auto z = b.consume(whole);  // zero copy: the payload lies in the input
+    REQUIRE(z.ev.type == event_type::message);
+    CHECK_FALSE(b.holds(z.ev.payload));
+}

@@ -170,6 +170,12 @@ public:
     // A non-empty span must be handed back to commit_direct() (with 0 if nothing was
     // received) before any other call.
     std::span<std::uint8_t> direct_target(std::size_t min);
+    // Whether `bytes` lie within the message buffer (a payload this assembler delivered).
+    bool holds(std::string_view bytes) const noexcept {
+        const auto b = reinterpret_cast<std::uintptr_t>(buf_.data());
+        const auto p = reinterpret_cast<std::uintptr_t>(bytes.data());
+        return p >= b && p - b <= buf_.size() && bytes.size() <= buf_.size() - (p - b);
+    }
     // A quick test before it, for a caller's read loop: false means direct_target(min) would
     // return an empty span; true, that it may not.
     bool may_take_direct(std::size_t min) const noexcept {
