@@ -959,6 +959,10 @@ TEST_CASE("a large message read straight into the message buffer") {
         REQUIRE(out.size() == 1);
         CHECK(out[0].type == event_type::close);
         CHECK(out[0].code == close_code::invalid_payload);
+        f.pipe->close_peer();  // the peer goes: the connection ends, nothing is left behind
+        f.run_until([&] { return f.closes == 1; });
+        CHECK(f.closes == 1);
+        CHECK(f.closed_with == close_code::invalid_payload);
     }
 }
 
