@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSL-1.0
 #include <wsx/connection.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -779,4 +781,206 @@ TEST_CASE("connection_info's facts read back as given, the usually-empty ones to
     f.poll();
     CHECK(f.closes == 2);
     CHECK(f.closed_reason == "peer's reason");
+}
+
+// ---- a large echo written from where it lies (issue #15) --------------------
+
+namespace {
+// A binary payload whose bytes all differ from their neighbours, so a piece
+// out of place shows.
+std::string big_payload(std::size_t n) {
+    std::string s(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 7 + i / 251) & 0xFF);
+    return s;
+}
+bool points_into(const void* p, std::span<const std::uint8_t> range) {
+    const auto* b = static_cast<const std::uint8_t*>(p);
+    return b >= range.data() && b < range.data() + range.size();
+}
+} // namespace
+
+TEST_CASE("a large echo goes out in one write with its payload taken from the read buffer") {
+    fixture f;
+    f.open();
+    const std::string payload = big_payload(16384);
+    f.pipe->feed(frame(opcode::binary, payload));
+    f.poll();
+    CHECK(f.pipe->write_calls == 1);
+    // Header, then payload straight from the read buffer: not copied into the cork first.
+    const std::span<const std::uint8_t> read_buffer = f.worker.read_buffer();
+    CHECK(std::count_if(f.pipe->written_from.begin(), f.pipe->written_from.end(),
+                        [&](const void* p) { return points_into(p, read_buffer); }) == 1);
+    const auto out = f.output();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].op == opcode::binary);
+    CHECK(out[0].payload == payload);
+    CHECK(f.conn->buffered_amount() == 0);
+    CHECK(f.conn->stats().messages_out == 1);
+    CHECK(f.conn->stats().bytes_out == payload.size());
+}
+
+TEST_CASE("a large echo the socket takes only part of: what was corked first, then the rest, in order") {
+    // A ping and a large text message in one read: the pong is corked, then
+    // the echo is written with it. The socket takes `budget` bytes; whatever
+    // the cut (inside the pong, the echo's header, its payload), the peer
+    // gets the pong and then the whole echo, and buffered_amount() counts
+    // exactly the bytes still waiting.
+    const std::string payload(20000, 'a');
+    const std::string pong = [] {
+        std::string s;
+        wsx::protocol::append_frame(s, opcode::pong, "p");
+        return s;
+    }();
+    const std::size_t echo_size = 4 + payload.size();
+    for (const std::size_t budget : {std::size_t{0}, std::size_t{1}, pong.size(), pong.size() + 1,
+                                     pong.size() + 4, pong.size() + 100, pong.size() + echo_size - 1}) {
+        CAPTURE(budget);
+        fixture f;
+        f.open();
+        f.pipe->write_budget = budget;
+        f.pipe->feed(frame(opcode::ping, "p") + frame(opcode::text, payload));
+        f.poll();
+        CHECK(f.pipe->outbound.size() == budget);
+        CHECK(f.conn->buffered_amount() == pong.size() + echo_size - budget);
+        f.pipe->allow_writes();
+        f.poll();
+        CHECK(f.conn->buffered_amount() == 0);
+        const auto out = f.output();
+        REQUIRE(out.size() == 2);
+        CHECK(out[0].type == event_type::pong);
+        CHECK(out[0].payload == "p");
+        CHECK(out[1].op == opcode::text);
+        CHECK(out[1].payload == payload);
+    }
+}
+
+TEST_CASE("large messages that do not end the read are corked, and every echo keeps its place") {
+    fixture f;
+    f.open();
+    const std::string a = big_payload(10000), b = big_payload(9000), c = "small";
+    std::string whole_b = frame(opcode::binary, b);
+    // a whole, b whole, c whole, then half of another large one.
+    const std::string d = big_payload(12000);
+    const std::string frame_d = frame(opcode::binary, d);
+    f.pipe->feed(frame(opcode::binary, a) + whole_b + frame(opcode::text, c) +
+                 frame_d.substr(0, frame_d.size() / 2));
+    f.poll();
+    CHECK(f.pipe->write_calls == 1);  // corked: none of them ended the read
+    f.pipe->feed(frame_d.substr(frame_d.size() / 2));
+    f.poll();
+    // d was assembled across two reads; it ends the second read, so it goes in place.
+    CHECK(f.pipe->write_calls == 2);
+    const auto out = f.output();
+    REQUIRE(out.size() == 4);
+    CHECK(out[0].payload == a);
+    CHECK(out[1].payload == b);
+    CHECK(out[2].payload == c);
+    CHECK(out[3].payload == d);
+    CHECK(f.conn->buffered_amount() == 0);
+}
+
+TEST_CASE("a large echo's failed write ends the connection after the handler returns") {
+    fixture f;
+    bool in_handler = false;
+    bool closed_inside = false;
+    f.ep.on_message = [&](wsx::connection& c, wsx::message m) {
+        in_handler = true;
+        c.send(m);
+        in_handler = false;
+    };
+    f.ep.on_close = [&](wsx::connection&, close_code, std::string_view) {
+        closed_inside = closed_inside || in_handler;
+        ++f.closes;
+    };
+    f.open();
+    f.pipe->fail_at = 1;  // operation 0 reads the frame, 1 writes the echo
+    f.pipe->feed(frame(opcode::binary, big_payload(16384)));
+    f.poll();
+    CHECK(f.closes == 1);
+    CHECK_FALSE(closed_inside);
+    CHECK(f.conn->error() == asio::error::broken_pipe);
+}
+
+TEST_CASE("large echoes are framed as usual where they cannot be written in place") {
+    SECTION("a client masks each frame") {
+        fixture f;
+        f.open(role::client);
+        const std::string payload = big_payload(16384);
+        f.pipe->feed(frame(opcode::binary, payload, true, false));
+        f.poll();
+        const auto out = f.output(role::server);
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].payload == payload);
+        const std::span<const std::uint8_t> read_buffer = f.worker.read_buffer();
+        CHECK(std::none_of(f.pipe->written_from.begin(), f.pipe->written_from.end(),
+                           [&](const void* p) { return points_into(p, read_buffer); }));
+    }
+    SECTION("behind a write in flight") {
+        fixture f;
+        f.open();
+        f.pipe->write_budget = 10;
+        f.conn->send(std::string(100, 'q'));  // outside a read: queued, partly written, then waits
+        f.poll();
+        const std::string payload = big_payload(16384);
+        f.pipe->feed(frame(opcode::binary, payload));
+        f.poll();
+        f.pipe->allow_writes();
+        f.poll();
+        const auto out = f.output();
+        REQUIRE(out.size() == 2);
+        CHECK(out[0].payload == std::string(100, 'q'));
+        CHECK(out[1].payload == payload);
+    }
+}
+
+TEST_CASE("a large message read straight into the message buffer") {
+    SECTION("is echoed whole, with the frames around it in order") {
+        fixture f;
+        f.open();
+        const std::string payload = big_payload(300000);
+        f.pipe->feed(frame(opcode::text, "before") + frame(opcode::binary, payload) + frame(opcode::text, "after"));
+        f.poll();
+        const auto out = f.output();
+        REQUIRE(out.size() == 3);
+        CHECK(out[0].payload == "before");
+        CHECK(out[1].payload == payload);
+        CHECK(out[2].payload == "after");
+        CHECK(f.conn->stats().bytes_in == payload.size() + 11);
+    }
+    SECTION("invalid UTF-8 far into it closes with 1007") {
+        fixture f;
+        f.open();
+        std::string text(300000, 'a');
+        text[250000] = '\xFF';
+        f.pipe->feed(frame(opcode::text, text));
+        f.poll();
+        CHECK(f.received.empty());
+        const auto out = f.output();
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].type == event_type::close);
+        CHECK(out[0].code == close_code::invalid_payload);
+        f.pipe->close_peer();  // the peer goes: the connection ends, nothing is left behind
+        f.run_until([&] { return f.closes == 1; });
+        CHECK(f.closes == 1);
+        CHECK(f.closed_with == close_code::invalid_payload);
+    }
+}
+
+TEST_CASE("a large payload a handler makes itself is corked: nothing reaches the socket before it returns") {
+    fixture f;
+    std::size_t written_in_handler = 0;
+    f.ep.on_message = [&](wsx::connection& c, wsx::message) {
+        const std::string own(20000, 'o');
+        c.send_binary(own);
+        c.send_binary(own);
+        written_in_handler = f.pipe->outbound.size();
+    };
+    f.open();
+    f.pipe->feed(frame(opcode::text, "go"));
+    f.poll();
+    CHECK(written_in_handler == 0);
+    CHECK(f.pipe->write_calls == 1);  // both frames, at the end of the read
+    const auto out = f.output();
+    REQUIRE(out.size() == 2);
+    CHECK(out[1].payload == std::string(20000, 'o'));
 }

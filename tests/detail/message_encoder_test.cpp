@@ -144,3 +144,34 @@ TEST_CASE("prepared messages: the shared frame, a shared compressed frame, or on
     own.setup_deflate(negotiated(false), wsx::deflate_options{.codec = &codec});
     CHECK(own.shared_frame(m) == nullptr);
 }
+
+TEST_CASE("plain_header: the header of the frame message() makes, when the payload may go as it is") {
+    std::uint8_t header[wsx::protocol::max_frame_header_size];
+    for (const std::size_t size : {std::size_t{0}, std::size_t{125}, std::size_t{126}, std::size_t{16384},
+                                   std::size_t{65535}, std::size_t{65536}, std::size_t{1} << 20}) {
+        CAPTURE(size);
+        message_encoder e(role::server);
+        const std::string payload(size, 'z');
+        std::string frame;
+        e.message(frame, opcode::binary, payload);
+        const std::size_t n = e.plain_header(header, opcode::binary, size);
+        REQUIRE(n == frame.size() - size);
+        CHECK(std::string(reinterpret_cast<const char*>(header), n) == frame.substr(0, n));
+    }
+    SECTION("text keeps its opcode") {
+        message_encoder e(role::server);
+        REQUIRE(e.plain_header(header, opcode::text, 3) == 2);
+        CHECK(header[0] == 0x81);
+        CHECK(header[1] == 3);
+    }
+    SECTION("a client masks every frame: none goes as it is") {
+        message_encoder e(role::client);
+        CHECK(e.plain_header(header, opcode::binary, 16384) == 0);
+    }
+    SECTION("a message that is compressed does not go as it is; one under the threshold does") {
+        message_encoder e(role::server);
+        e.setup_deflate(negotiated(false), wsx::deflate_options{.codec = &codec, .threshold = 1024});
+        CHECK(e.plain_header(header, opcode::binary, 16384) == 0);
+        CHECK(e.plain_header(header, opcode::binary, 100) == 2);
+    }
+}

@@ -301,4 +301,54 @@ TEST_CASE("an emptied queue keeps its buffers while writes go on, and gives them
     o.trim();
     o.trim();
     CHECK(gathered(o) == "waiting");
+
+TEST_CASE("a write made within a turn takes the corked bytes first; direct bytes give their charge back") {
+    outbox o(1 << 20);
+    std::string cork;
+    o.begin_turn(&cork);
+    put(o, "pong;");
+    o.charge(100);  // a large frame, charged, to be written from where it lies
+    CHECK(o.accepted() == 105);
+    // The write took 3 corked bytes, so none of the frame.
+    o.cork_written(3);
+    CHECK(o.corked_bytes() == "g;");
+    CHECK(o.accepted() == 102);
+    o.cork_written(2);
+    o.written_directly(60);  // then 60 bytes of the frame
+    CHECK(o.corked_bytes().empty());
+    CHECK(o.accepted() == 40);
+    o.refund(40);  // the connection corks or settles the rest
+    CHECK(o.take_drained() == false);  // still in the turn
+    CHECK(o.end_turn() == &cork);
+    CHECK(o.take_drained());  // bytes went out and nothing is left: on_drain may fire
+    CHECK(o.accepted() == 0);
+}
+
+TEST_CASE("cork_written does nothing outside a corked turn") {
+    outbox o(1 << 20);
+    put(o, "queued");
+    o.begin_turn(nullptr);
+    o.cork_written(3);
+    CHECK(o.accepted() == 6);
+    o.end_turn();
+    CHECK(gathered(o) == "queued");
+}
+
+TEST_CASE("uncork: a full socket ends corking for the turn; the cork's bytes lead the queue") {
+    outbox o(1 << 20);
+    std::string cork;
+    o.begin_turn(&cork);
+    put(o, "pong;");
+    CHECK(o.uncork() == &cork);
+    CHECK(cork.empty());
+    CHECK_FALSE(o.holds_cork());
+    CHECK(o.in_turn());
+    CHECK(o.uncork() == nullptr);  // once
+    put(o, "rest of a large frame;");
+    put(o, "next");
+    CHECK(o.corked_bytes().empty());
+    CHECK(o.end_turn() == nullptr);  // the cork was handed back already
+    CHECK(o.may_write());
+    CHECK(gathered(o) == "pong;rest of a large frame;next");
+    CHECK(o.accepted() == 31);
 }

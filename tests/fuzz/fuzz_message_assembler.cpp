@@ -5,7 +5,10 @@
 //   byte 0      configuration: bit 0 role (0 server, 1 client), bit 1 streaming mode
 //               (deliver_partial), bits 2-4 max_message_size (see kMaxSizes), bit 5 call
 //               release_delivered() after each event, bit 6 reset() after close/error and
-//               keep feeding, bit 7 (deflate target only) no context takeover.
+//               keep feeding, bit 7 (deflate target) no context takeover, (this target)
+//               receive directly: whenever direct_target() offers the message buffer, the
+//               next bytes of a piece are copied there and committed, as a connection
+//               reading a large payload does.
 //   then pieces: one length byte L (0xff: all the rest, otherwise L + 1 bytes) followed by
 //               that many stream bytes, each piece copied into its own exact-size heap
 //               buffer so ASan sees any access past it.
@@ -33,6 +36,7 @@
 
 #include "fuzz_check.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -73,6 +77,7 @@ struct driver {
     assembler_options opts;
     bool release_each;
     bool reset_after_end;
+    bool direct = false;
     // Streaming: the message delivered so far (bounded by max_message_size).
     std::string partial;
     bool partial_open = false;
@@ -141,6 +146,27 @@ struct driver {
 
     // Feeds one piece, calling consume() until need_more. Returns false to stop feeding.
     bool feed(std::uint8_t* data, std::size_t size) {
+        while (direct && size != 0 && !a.finished()) {
+            const std::span<std::uint8_t> target = a.direct_target(1);
+            if (target.empty()) break;
+            const std::size_t n = std::min(target.size(), size);
+            std::memcpy(target.data(), data, n);
+            const auto r = a.commit_direct(target, n);
+            FUZZ_CHECK(r.consumed == n);
+            FUZZ_CHECK(r.ev.type == event_type::need_more || r.ev.type == event_type::message ||
+                       r.ev.type == event_type::error);
+            on_event(r.ev, nullptr, 0);  // a payload received directly is in the assembler's buffer
+            check_buffered();
+            data += n;
+            size -= n;
+            if (release_each) a.release_delivered();
+            if (r.ev.type == event_type::error) {
+                if (!reset_after_end) return false;
+                a.reset();
+                partial.clear();
+                partial_open = false;
+            }
+        }
         std::size_t pos = 0;
         std::size_t no_progress = 0;
         for (;;) {
@@ -193,6 +219,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     o.deliver_partial = (cfg & 2) != 0;
     o.max_message_size = kMaxSizes[(cfg >> 2) & 7];
     driver d(o, (cfg & 0x20) != 0, (cfg & 0x40) != 0);
+#ifndef WSX_FUZZ_DEFLATE
+    d.direct = (cfg & 0x80) != 0;
+#endif
 #ifdef WSX_FUZZ_DEFLATE
     decompressor_params dp;
     dp.window_bits = 15;

@@ -5,6 +5,7 @@
 
 #include "wsx/protocol/frame_writer.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <ostream>
 #include <span>
@@ -870,4 +871,217 @@ TEST_CASE("assembler: random streams give the same events whole and in random pi
         message_assembler b(server_options());
         REQUIRE(feed_bytewise(b, stream) == expected);
     }
+}
+
+// ---- receiving straight into the message buffer (direct_target / commit_direct) -------
+
+namespace {
+// Reads `input` as a connection does: `chunk` bytes at a time, into the assembler's message
+// buffer whenever direct_target(min) offers it, else into a read buffer given to consume().
+// `direct` counts the bytes that went in directly.
+std::vector<rec> feed_direct(message_assembler& a, bytes input, std::size_t chunk, std::size_t min,
+                             std::size_t* direct = nullptr) {
+    std::vector<rec> events;
+    std::size_t pos = 0;
+    while (pos < input.size()) {
+        const std::span<std::uint8_t> target = a.direct_target(min);
+        if (!target.empty()) {
+            const std::size_t n = std::min({chunk, target.size(), input.size() - pos});
+            std::copy_n(input.begin() + static_cast<std::ptrdiff_t>(pos), n, target.begin());
+            const auto r = a.commit_direct(target, n);
+            REQUIRE(r.consumed == n);
+            if (r.ev.type != event_type::need_more) events.push_back(record(r.ev));
+            if (direct) *direct += n;
+            pos += n;
+            continue;
+        }
+        const std::size_t n = std::min(chunk, input.size() - pos);
+        bytes piece(input.begin() + static_cast<std::ptrdiff_t>(pos),
+                    input.begin() + static_cast<std::ptrdiff_t>(pos + n));
+        std::span<std::uint8_t> rest(piece);
+        for (;;) {
+            const auto r = a.consume(rest);
+            if (r.ev.type == event_type::need_more) break;
+            events.push_back(record(r.ev));
+            rest = rest.subspan(r.consumed);
+        }
+        pos += n;
+    }
+    return events;
+}
+
+std::string pattern(std::size_t n) {
+    std::string s(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 13 + i / 7) % 26);
+    return s;
+}
+
+// Identity "compression", enough to see that compressed messages never take the direct path.
+struct identity_inflater final : message_inflater {
+    inflate_result inflate(std::span<const std::uint8_t> in, std::span<std::uint8_t> out, bool last) override {
+        const std::size_t n = std::min(in.size(), out.size());
+        std::copy_n(in.begin(), n, out.begin());
+        inflate_result r;
+        r.consumed = n;
+        r.produced = n;
+        r.done = n == in.size();
+        (void)last;
+        return r;
+    }
+    void end_message() noexcept override {}
+    std::size_t memory_usage() const noexcept override { return 0; }
+};
+} // namespace
+
+TEST_CASE("assembler: a large payload received directly gives the same events, however it is cut") {
+    // A large text message, a ping, a fragmented binary message with a ping between its two
+    // large fragments, a small message, a close: read in chunks of many sizes, so the switch to
+    // direct receive happens after the header, the extended length, the mask key, or inside
+    // the payload, and the direct part ends inside a frame or exactly at its end.
+    bytes stream;
+    const std::string text = pattern(70000) + "\xC3\xB6";
+    const std::string part1 = pattern(40000), part2 = pattern(50001);
+    add(stream, opcode::text, text);
+    add(stream, opcode::ping, "p");
+    add(stream, opcode::binary, part1, false);
+    add(stream, opcode::ping, "between");
+    add(stream, opcode::continuation, part2);
+    add(stream, opcode::text, "small");
+    add(stream, opcode::close, close_body(1000, "bye"));
+    const std::vector<rec> expected{msg(opcode::text, text), ping("p"), ping("between"),
+                                    msg(opcode::binary, part1 + part2), msg(opcode::text, "small"),
+                                    closed(close_code::normal, "bye")};
+    for (const std::size_t chunk : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{5},
+                                    std::size_t{9}, std::size_t{14}, std::size_t{100}, std::size_t{4096},
+                                    std::size_t{65536}, std::size_t{1} << 20}) {
+        for (const std::size_t min : {std::size_t{1}, std::size_t{1024}, std::size_t{32768}}) {
+            if (chunk < 100 && min > 1) continue;  // enough: the small chunks test every cut
+            CAPTURE(chunk, min);
+            message_assembler a;
+            std::size_t direct = 0;
+            CHECK(feed_direct(a, stream, chunk, min, &direct) == expected);
+            if (chunk <= 4096) CHECK(direct > 0);  // larger reads may hold whole frames
+        }
+    }
+}
+
+TEST_CASE("assembler: direct receive is offered only for a large data payload gathered in the buffer") {
+    SECTION("not before a frame's header is complete, nor for less than `min` to come") {
+        message_assembler a;
+        bytes f = frame(opcode::binary, pattern(1000));
+        CHECK(a.direct_target(1).empty());
+        REQUIRE(a.consume(std::span(f.data(), 5)).ev.type == event_type::need_more);  // header: 8 bytes
+        CHECK(a.direct_target(1).empty());
+        REQUIRE(a.consume(std::span(f.data() + 5, 3)).ev.type == event_type::need_more);
+        CHECK(a.direct_target(1001).empty());
+        const auto t = a.direct_target(1000);
+        CHECK(t.size() == 1000);
+        CHECK(a.commit_direct(t, 0).consumed == 0);  // nothing arrived
+        CHECK(a.buffered_bytes() == 0);
+    }
+    SECTION("not for a control frame") {
+        message_assembler a;
+        bytes f = frame(opcode::ping, pattern(100));
+        REQUIRE(a.consume(std::span(f.data(), 6)).ev.type == event_type::need_more);
+        CHECK(a.direct_target(1).empty());
+    }
+    SECTION("not in streaming mode") {
+        assembler_options o;
+        o.deliver_partial = true;
+        message_assembler a(o);
+        bytes f = frame(opcode::binary, pattern(1000));
+        REQUIRE(a.consume(std::span(f.data(), 8)).ev.type == event_type::need_more);
+        CHECK(a.direct_target(1).empty());
+    }
+    SECTION("not for a compressed message: its payload goes through the inflater") {
+        message_assembler a;
+        identity_inflater inflater;
+        a.set_inflater(&inflater);
+        bytes f = raw(0xC2, pattern(70000));  // FIN, RSV1, binary
+        REQUIRE(a.consume(std::span(f.data(), 100)).ev.type == event_type::need_more);
+        CHECK(a.direct_target(1).empty());
+        CHECK(feed_direct(a, bytes(f.begin() + 100, f.end()), 65536, 1) ==
+              std::vector<rec>{msg(opcode::binary, pattern(70000))});
+    }
+    SECTION("the buffer at most doubles per receive, whatever the header announces") {
+        message_assembler a;
+        bytes f = raw(0x82, std::string(16u << 20, 'x'));  // 16 MiB declared
+        REQUIRE(a.consume(std::span(f.data(), 14 + 10)).ev.type == event_type::need_more);
+        auto t = a.direct_target(1);
+        CHECK(t.size() == 65536);
+        REQUIRE(a.commit_direct(t, t.size()).ev.type == event_type::need_more);
+        t = a.direct_target(1);
+        CHECK(t.size() == 65536 + 10);
+        a.commit_direct(t, 0);
+        CHECK(a.buffered_bytes() == 65536 + 10);
+    }
+}
+
+TEST_CASE("assembler: the rules hold for bytes received directly") {
+    SECTION("invalid UTF-8 in the direct part fails with 1007 at that receive") {
+        message_assembler a;
+        std::string text = pattern(50000);
+        text[45000] = '\xFF';
+        bytes f = frame(opcode::text, text);
+        REQUIRE(a.consume(std::span(f.data(), 1000)).ev.type == event_type::need_more);
+        auto t = a.direct_target(1);
+        REQUIRE(t.size() >= 40000);
+        std::copy_n(f.begin() + 1000, 40000, t.begin());  // up to offset ~40992: still valid
+        CHECK(a.commit_direct(t, 40000).ev.type == event_type::need_more);
+        t = a.direct_target(1);
+        const std::size_t rest = f.size() - 41000;
+        std::copy_n(f.begin() + 41000, rest, t.begin());
+        const auto r = a.commit_direct(t, rest);
+        CHECK(record(r.ev) == error(close_code::invalid_payload, "invalid UTF-8 in a text message"));
+        CHECK(a.finished());
+        CHECK(a.direct_target(1).empty());
+    }
+    SECTION("a text message ending inside a code point fails with 1007") {
+        message_assembler a;
+        bytes f = frame(opcode::text, pattern(50000) + "\xC3");
+        const auto events = feed_direct(a, f, 65536, 1);
+        CHECK(events == std::vector<rec>{error(close_code::invalid_payload,
+                                               "text message ends inside a UTF-8 sequence")});
+    }
+    SECTION("max_message_size still fails from the header: nothing is offered") {
+        assembler_options o;
+        o.max_message_size = 60000;
+        message_assembler a(o);
+        bytes stream;
+        add(stream, opcode::binary, pattern(40000), false);
+        add(stream, opcode::continuation, pattern(30000));  // 70000 in all: over the limit
+        const auto events = feed_direct(a, stream, 65536, 1);
+        REQUIRE(events.size() == 1);
+        CHECK(events[0].type == event_type::error);
+        CHECK(events[0].code == close_code::message_too_big);
+    }
+    SECTION("an unmasked frame to a client is received directly too") {
+        message_assembler a(client_options());
+        bytes f = frame(opcode::binary, pattern(100000), true, false);
+        std::size_t direct = 0;
+        CHECK(feed_direct(a, f, 65536, 1, &direct) == std::vector<rec>{msg(opcode::binary, pattern(100000))});
+        CHECK(direct > 0);
+    }
+}
+
+TEST_CASE("assembler: holds() tells a payload in its message buffer from one elsewhere") {
+    message_assembler a;
+    bytes f = frame(opcode::binary, pattern(70000));
+    std::string_view payload;
+    for (const rec& r : feed_direct(a, f, 4096, 1)) CHECK(r.payload == pattern(70000));
+    // The message was gathered in the buffer: feed once more to see the event's view.
+    message_assembler b;
+    bytes g = frame(opcode::binary, pattern(5000));
+    REQUIRE(b.consume(std::span(g.data(), 100)).ev.type == event_type::need_more);
+    const auto r = b.consume(std::span(g.data() + 100, g.size() - 100));
+    REQUIRE(r.ev.type == event_type::message);
+    payload = r.ev.payload;
+    CHECK(b.holds(payload));
+    CHECK(b.holds(payload.substr(10, 100)));
+    const std::string elsewhere = pattern(10);
+    CHECK_FALSE(b.holds(elsewhere));
+    bytes whole = frame(opcode::binary, "in the input");
+    const auto z = b.consume(whole);  // zero copy: the payload lies in the input
+    REQUIRE(z.ev.type == event_type::message);
+    CHECK_FALSE(b.holds(z.ev.payload));
 }

@@ -71,6 +71,21 @@ public:
         }
     }
 
+    // The header of a whole data message's frame when its payload goes on the
+    // wire as it is (we are the server, and the message is not compressed):
+    // the connection then writes the payload from where it lies, header and
+    // payload in one gathered write, instead of copying both into a buffer.
+    // Writes at most protocol::max_frame_header_size bytes to `out`; returns
+    // their number, or 0 when the frame needs message() (a client masks every
+    // frame, §5.3; a compressed payload is not the caller's bytes).
+    std::size_t plain_header(std::uint8_t* out, opcode type, std::size_t payload_size) const noexcept {
+        if (role_ == role::client || compresses(payload_size)) return 0;
+        protocol::frame_header h;
+        h.op = type;
+        h.payload_length = payload_size;
+        return protocol::encode_frame_header(h, out);
+    }
+
     // A whole data message in one frame, compressed when compresses() says so.
     void message(std::string& out, opcode type, std::string_view payload) {
         if (!compresses(payload.size()) || !deflater_) return frame(out, type, payload, true);

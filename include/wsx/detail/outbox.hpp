@@ -204,6 +204,32 @@ public:
         }
     }
     bool holds_cork() const noexcept { return state_ == state::corked; }
+    // The connection wrote, within the turn, the first `n` corked bytes (then
+    // a large frame from where its payload lies, which was never corked):
+    // they leave the cork and their charge is given back. Order holds because
+    // the corked bytes go first in that write.
+    void cork_written(std::size_t n) noexcept {
+        if (state_ != state::corked || n == 0) return;
+        cork_->erase(0, n);
+        wrote(n);
+    }
+    // Stops corking for the rest of the turn, because the socket is full:
+    // what the cork holds moves to the queue, and later appends in this turn
+    // queue behind it, so a large remainder is copied once (to the queue)
+    // rather than twice (to the cork, then to the queue). Returns the cork
+    // buffer, cleared, for the caller to hand back to its thread; nullptr when
+    // the turn held none.
+    std::string* uncork() {
+        if (state_ != state::corked) return nullptr;
+        std::string* cork = std::exchange(cork_, nullptr);
+        if (!cork->empty()) queue_.append(std::string_view{*cork});
+        cork->clear();
+        state_ = state::in_turn;
+        return cork;
+    }
+    // Bytes written straight from the caller's memory (a frame's header and
+    // payload, never appended): they were charged, so give the charge back.
+    void written_directly(std::size_t n) noexcept { wrote(n); }
     // What the turn corked, for the connection to try writing at once.
     std::string_view corked_bytes() const noexcept {
         return state_ == state::corked ? std::string_view{*cork_} : std::string_view{};

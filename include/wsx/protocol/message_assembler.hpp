@@ -159,6 +159,34 @@ public:
     // True after a close or error event: the peer's stream is over.
     bool finished() const noexcept { return phase_ == phase::finished; }
 
+    // ---- receiving a large payload straight into the message buffer ----------
+    // While the current frame is a data frame whose payload gathers in the message buffer
+    // (not compressed, not streamed) and at least `min` bytes of it are still to come, returns
+    // where the caller may receive the next bytes of the stream directly, saving the copy from
+    // its read buffer: up to the frame's remaining payload, and no more than the larger of
+    // what the message holds already and 64 KiB, so the buffer at most doubles per receive:
+    // it grows with what arrives, as with consume(), not with what a header announces.
+    // Otherwise an empty span. Implies release_delivered().
+    // A non-empty span must be handed back to commit_direct() (with 0 if nothing was
+    // received) before any other call.
+    std::span<std::uint8_t> direct_target(std::size_t min);
+    // Whether `bytes` lie within the message buffer (a payload this assembler delivered).
+    bool holds(std::string_view bytes) const noexcept {
+        const auto b = reinterpret_cast<std::uintptr_t>(buf_.data());
+        const auto p = reinterpret_cast<std::uintptr_t>(bytes.data());
+        return p >= b && p - b <= buf_.size() && bytes.size() <= buf_.size() - (p - b);
+    }
+    // A quick test before it, for a caller's read loop: false means direct_target(min) would
+    // return an empty span; true, that it may not.
+    bool may_take_direct(std::size_t min) const noexcept {
+        return phase_ == phase::payload && remaining_ >= min && remaining_ != 0;
+    }
+
+    // `n` bytes were received at the start of `target`, the span direct_target() returned:
+    // unmasks them and validates text as consume() would. Returns consumed = n and need_more,
+    // a message event when they end the message, or an error event (invalid UTF-8).
+    result commit_direct(std::span<std::uint8_t> target, std::size_t n);
+
 private:
     enum class phase : std::uint8_t { header, payload, finished };
     // What the last event's payload left in buf_, to drop on the next call.
@@ -490,6 +518,45 @@ inline message_assembler::result message_assembler::consume(std::span<std::uint8
             return message_event(pos, buf_, true);
         }
     }
+}
+
+inline std::span<std::uint8_t> message_assembler::direct_target(std::size_t min) {
+    if (!may_take_direct(min)) return {};
+    release_delivered();
+    if (is_control(frame_op_) || compressed_ || options_.deliver_partial || pending_ != pending::none)
+        return {};
+    const std::size_t old = buf_.size();
+    const std::size_t cap = std::max<std::size_t>(old, std::size_t{1} << 16);
+    const std::size_t n = remaining_ < cap ? static_cast<std::size_t>(remaining_) : cap;
+    buf_.resize(old + n);
+    return {reinterpret_cast<std::uint8_t*>(buf_.data()) + old, n};
+}
+
+inline message_assembler::result message_assembler::commit_direct(std::span<std::uint8_t> target,
+                                                                   std::size_t n) {
+    const auto old = static_cast<std::size_t>(target.data() - reinterpret_cast<std::uint8_t*>(buf_.data()));
+    n = std::min(n, target.size());
+    buf_.resize(old + n); // shrinking never allocates
+    if (n == 0) return {0, event{}};
+    auto* chunk = reinterpret_cast<std::uint8_t*>(buf_.data()) + old;
+    if (frame_masked_) {
+        apply_mask({chunk, n}, key_, mask_phase_);
+        mask_phase_ = static_cast<std::uint8_t>((mask_phase_ + n) & 3u);
+    }
+    remaining_ -= n;
+    frame_split_ = true; // the frame's payload is in buf_, not in a caller's input
+    const bool frame_done = remaining_ == 0;
+    const bool message_done = frame_done && frame_fin_;
+    if (frame_done) phase_ = phase::header;
+    if (message_type_ == opcode::text) {
+        if (!utf8_.feed({reinterpret_cast<const char*>(chunk), n}))
+            return fail(n, close_code::invalid_payload, "invalid UTF-8 in a text message");
+        if (message_done && !utf8_.finish())
+            return fail(n, close_code::invalid_payload, "text message ends inside a UTF-8 sequence");
+    }
+    if (!message_done) return {n, event{}};
+    pending_ = pending::message;
+    return message_event(n, buf_, true);
 }
 
 inline event message_assembler::inflate_piece(std::string_view piece, bool last) {
