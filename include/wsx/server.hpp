@@ -501,6 +501,9 @@ public:
             }
             s.w = std::make_unique<worker>(*s.ctx, options.timer_resolution);
             s.w->set_log(&options.log);
+            // Per-io_context state of the transport (plain TCP's epoll set on
+            // Linux) is made now: the server's own descriptors exist before it serves.
+            if constexpr (requires { Transport::prepare(*s.ctx); }) Transport::prepare(*s.ctx);
         }
     }
 
