@@ -301,6 +301,7 @@ TEST_CASE("an emptied queue keeps its buffers while writes go on, and gives them
     o.trim();
     o.trim();
     CHECK(gathered(o) == "waiting");
+}
 
 TEST_CASE("a write made within a turn takes the corked bytes first; direct bytes give their charge back") {
     outbox o(1 << 20);
