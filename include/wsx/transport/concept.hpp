@@ -21,6 +21,9 @@
 //   async_shutdown(h)               graceful end of our sending side; h(error_code)
 //   close()                         drop the connection now
 //   remote_endpoint()
+// and, optionally, T::prepare(asio::io_context&): per-io_context state of the
+// transport, made by the server for each I/O thread before it serves (plain
+// TCP's epoll set on Linux, detail/epoll_poller.hpp).
 #include <concepts>
 #include <cstddef>
 #include <system_error>
