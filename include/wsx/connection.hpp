@@ -328,8 +328,11 @@ protected:
             std::error_code rec;
             // The rest of a large payload goes straight into the message (no copy).
             if (assembler_.may_take_direct(direct_read_min)) {
-                if (read_direct(*w)) continue;
-                return;
+                const std::span<std::uint8_t> direct = assembler_.direct_target(direct_read_min);
+                if (!direct.empty()) {
+                    if (read_direct(*w, direct)) continue;
+                    return;
+                }
             }
             const std::size_t n = io_read_some(buffer, rec);
             if (rec) return would_block(rec) ? wait_readable() : on_read_end(rec);
@@ -399,9 +402,7 @@ private:
     // handled as one turn. True: read on; false: this ended the reading (it
     // waits for readability, or the connection ends). Out of line, so that
     // on_readable stays small for the small messages that never come here.
-    [[gnu::noinline]] bool read_direct(detail::worker& w) {
-        const std::span<std::uint8_t> direct = assembler_.direct_target(direct_read_min);
-        if (direct.empty()) return true;  // not after all: the read buffer then
+    [[gnu::noinline]] bool read_direct(detail::worker& w, std::span<std::uint8_t> direct) {
         std::error_code rec;
         const std::size_t n = io_read_some(direct, rec);
         const protocol::event ev = assembler_.commit_direct(direct, rec ? 0 : n).ev;

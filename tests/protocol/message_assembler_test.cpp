@@ -970,10 +970,13 @@ TEST_CASE("assembler: direct receive is offered only for a large data payload ga
         message_assembler a;
         bytes f = frame(opcode::binary, pattern(1000));
         CHECK(a.direct_target(1).empty());
+        CHECK_FALSE(a.may_take_direct(1));  // else a read loop spins
         REQUIRE(a.consume(std::span(f.data(), 5)).ev.type == event_type::need_more);  // header: 8 bytes
         CHECK(a.direct_target(1).empty());
+        CHECK_FALSE(a.may_take_direct(1));  // else a read loop spins
         REQUIRE(a.consume(std::span(f.data() + 5, 3)).ev.type == event_type::need_more);
         CHECK(a.direct_target(1001).empty());
+        CHECK_FALSE(a.may_take_direct(1001));  // else a read loop spins
         const auto t = a.direct_target(1000);
         CHECK(t.size() == 1000);
         CHECK(a.commit_direct(t, 0).consumed == 0);  // nothing arrived
@@ -984,6 +987,7 @@ TEST_CASE("assembler: direct receive is offered only for a large data payload ga
         bytes f = frame(opcode::ping, pattern(100));
         REQUIRE(a.consume(std::span(f.data(), 6)).ev.type == event_type::need_more);
         CHECK(a.direct_target(1).empty());
+        CHECK_FALSE(a.may_take_direct(1));  // else a read loop spins
     }
     SECTION("not in streaming mode") {
         assembler_options o;
@@ -992,6 +996,7 @@ TEST_CASE("assembler: direct receive is offered only for a large data payload ga
         bytes f = frame(opcode::binary, pattern(1000));
         REQUIRE(a.consume(std::span(f.data(), 8)).ev.type == event_type::need_more);
         CHECK(a.direct_target(1).empty());
+        CHECK_FALSE(a.may_take_direct(1));  // else a read loop spins
     }
     SECTION("not for a compressed message: its payload goes through the inflater") {
         message_assembler a;
@@ -1000,6 +1005,7 @@ TEST_CASE("assembler: direct receive is offered only for a large data payload ga
         bytes f = raw(0xC2, pattern(70000));  // FIN, RSV1, binary
         REQUIRE(a.consume(std::span(f.data(), 100)).ev.type == event_type::need_more);
         CHECK(a.direct_target(1).empty());
+        CHECK_FALSE(a.may_take_direct(1));  // else a read loop spins
         CHECK(feed_direct(a, bytes(f.begin() + 100, f.end()), 65536, 1) ==
               std::vector<rec>{msg(opcode::binary, pattern(70000))});
     }
@@ -1035,6 +1041,7 @@ TEST_CASE("assembler: the rules hold for bytes received directly") {
         CHECK(record(r.ev) == error(close_code::invalid_payload, "invalid UTF-8 in a text message"));
         CHECK(a.finished());
         CHECK(a.direct_target(1).empty());
+        CHECK_FALSE(a.may_take_direct(1));  // else a read loop spins
     }
     SECTION("a text message ending inside a code point fails with 1007") {
         message_assembler a;

@@ -178,8 +178,11 @@ public:
     }
     // A quick test before it, for a caller's read loop: false means direct_target(min) would
     // return an empty span; true, that it may not.
+    // It must say false for every frame direct_target() refuses: a read loop that
+    // trusts it and gets an empty span would spin without reading.
     bool may_take_direct(std::size_t min) const noexcept {
-        return phase_ == phase::payload && remaining_ >= min && remaining_ != 0;
+        return phase_ == phase::payload && remaining_ >= min && remaining_ != 0 && !compressed_ &&
+               !is_control(frame_op_) && !options_.deliver_partial;
     }
 
     // `n` bytes were received at the start of `target`, the span direct_target() returned:
